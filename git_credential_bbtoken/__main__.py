@@ -1,0 +1,3 @@
+from git_credential_bbtoken.cli import main
+
+raise SystemExit(main())

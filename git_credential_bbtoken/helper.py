@@ -1,0 +1,257 @@
+"""git's three actions — get, store, erase — over the credential store.
+
+stdout carries the protocol answer only; everything for the person goes to stderr through
+`Io.say`. On hosts that are not Bitbucket (kind `generic`) the helper behaves like git's own
+stores and says nothing in normal operation: git's test battery compares stderr exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from typing import BinaryIO, Callable, TextIO
+
+from git_credential_bbtoken import debug
+from git_credential_bbtoken.gitconfig import HostConfig, host_config
+from git_credential_bbtoken.matching import (
+    bitbucket_store_scope,
+    find_for_erase,
+    find_for_get,
+    normalize_path,
+)
+from git_credential_bbtoken.metadata import MetadataError
+from git_credential_bbtoken.protocol import Credential, format_answer, normalize_host
+from git_credential_bbtoken.secretstore import NoKeyringError, SecretStoreError
+from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
+
+log = logging.getLogger(__name__)
+
+# The username that works for git over HTTPS with any user's API token (facts doc, section 1).
+TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+@dataclasses.dataclass
+class Io:
+    stdout: BinaryIO
+    stderr: TextIO
+
+    def say(self, text: str) -> None:
+        """One short paragraph for the person at the terminal, marked as ours."""
+        for line in text.rstrip("\n").split("\n"):
+            self.stderr.write(f"bbtoken: {line}\n" if line else "bbtoken:\n")
+        self.stderr.flush()
+
+    def answer(self, pairs: list[tuple[str, str]]) -> None:
+        self.stdout.write(format_answer(pairs))
+        self.stdout.flush()
+
+
+def default_io() -> Io:
+    return Io(stdout=sys.stdout.buffer, stderr=sys.stderr)
+
+
+@dataclasses.dataclass
+class Request:
+    """A record from git with its host normalised and its configuration looked up."""
+
+    record: Credential
+    protocol: str
+    host: str
+    config: HostConfig
+
+    @property
+    def url(self) -> str:
+        return self.record.url() if self.record.path else f"{self.protocol}://{self.host}"
+
+
+def make_request(record: Credential,
+                 lookup: Callable[[str, str, str], HostConfig] = host_config) -> Request | None:
+    """None when the record does not say which host it is about (then there is nothing to do,
+    as with git's own stores, which refuse an empty pattern)."""
+    if not record.protocol or not record.host:
+        return None
+    protocol = record.protocol.lower()
+    host = normalize_host(record.host)
+    return Request(record, protocol, host, lookup(protocol, host, record.path or ""))
+
+
+def transport_allowed(request: Request) -> bool:
+    """Bitbucket tokens travel over https only (plain http to loopback is allowed for local
+    test servers). Other hosts follow git's own stores, which do not care."""
+    if not request.config.is_bitbucket or request.protocol == "https":
+        return True
+    hostname = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return request.protocol == "http" and hostname in LOOPBACK_HOSTS
+
+
+def _refuse_transport(request: Request, io: Io) -> None:
+    io.say(f"not using a Bitbucket token for {request.protocol}://{request.host}: tokens are "
+           "only sent over https (change the remote URL to https://...)")
+
+
+# -- get --------------------------------------------------------------------------------------
+
+
+def get(record: Credential, io: Io) -> int:
+    request = make_request(record)
+    if request is None:
+        return 0
+    if not transport_allowed(request):
+        _refuse_transport(request, io)
+        return 0
+    if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
+        return _answer_from_environment(request, io)
+
+    store = CredentialStore(io.say)
+    try:
+        entries = store.entries()
+    except MetadataError as exc:
+        io.say(str(exc))
+        return 0
+    entry = find_for_get(entries, request.protocol, request.host, record.path,
+                         record.username, request.config.kind)
+    if entry is None:
+        log.debug("nothing stored for %s", request.url)
+        return 0
+    try:
+        secret = store.secret(entry)
+        refresh_token = store.refresh_token(entry)
+    except NoKeyringError:
+        log.debug("no keyring available; answering nothing")
+        return 0
+    except SecretStoreError as exc:
+        io.say(str(exc))
+        return 0
+    if secret is None:
+        log.debug("the secret for %s is missing from %s", entry.url, entry.backend)
+        return 0
+    debug.register_secret(secret)
+    debug.register_secret(refresh_token)
+    log.debug("answering with the credential stored for %s as %s", entry.url, entry.username)
+    pairs = [("username", entry.username), ("password", secret)]
+    if entry.expiry is not None:
+        pairs.append(("password_expiry_utc", str(entry.expiry)))
+    if refresh_token is not None:
+        pairs.append(("oauth_refresh_token", refresh_token))
+    io.answer(pairs)
+    return 0
+
+
+def _answer_from_environment(request: Request, io: Io) -> int:
+    """CI mode: serve BBTOKEN_TOKEN without storing anything. Only for Bitbucket hosts, so a
+    token meant for Bitbucket never reaches another host that uses this helper."""
+    token = os.environ["BBTOKEN_TOKEN"]
+    debug.register_secret(token)
+    username = (os.environ.get("BBTOKEN_USERNAME") or request.record.username
+                or TOKEN_USERNAME)
+    log.debug("answering with BBTOKEN_TOKEN as %s", username)
+    io.answer([("username", username), ("password", token)])
+    return 0
+
+
+# -- store ------------------------------------------------------------------------------------
+
+
+def store(record: Credential, io: Io) -> int:
+    request = make_request(record)
+    if request is None or record.username is None or record.password is None:
+        return 0
+    if record.ephemeral:
+        return 0  # git marks credentials that must not outlive this request
+    if not transport_allowed(request):
+        _refuse_transport(request, io)
+        return 0
+    if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
+        return 0  # CI mode writes nothing to disk
+    debug.register_secret(record.password)
+    debug.register_secret(record.oauth_refresh_token)
+
+    credentials = CredentialStore(io.say)
+    try:
+        entries = credentials.entries()
+        kind = request.config.kind
+        if request.config.is_bitbucket:
+            # The entry that served this request, if the token is the one it holds, stays
+            # where it is (a repository login is not widened to its workspace).
+            current = find_for_get(entries, request.protocol, request.host, record.path,
+                                   record.username, kind)
+            scope = bitbucket_store_scope(record.path, kind)
+        else:
+            scope = normalize_path(record.path)
+            current = next((e for e in entries if e.key == (request.protocol, request.host,
+                                                            scope, record.username)), None)
+        if current is not None and credentials.secret(current) == record.password:
+            _store_unchanged(credentials, current, record)
+            return 0
+        entry = Entry(protocol=request.protocol, host=request.host, path=scope,
+                      username=record.username, backend=request.config.store, kind=kind,
+                      expiry=record.password_expiry_utc, stored_at=now_iso())
+        previous = next((e for e in entries if e.key == entry.key), None)
+        if previous is not None:
+            entry.email = previous.email  # a new token for the same login keeps its email
+        credentials.put(entry, record.password, record.oauth_refresh_token)
+        log.debug("stored a credential for %s as %s in %s", entry.url, entry.username,
+                  entry.backend)
+    except (SecretStoreError, MetadataError) as exc:
+        io.say(str(exc))
+        return 1
+    return 0
+
+
+def _store_unchanged(credentials: CredentialStore, current: Entry, record: Credential) -> None:
+    """git stores after every successful request: for a token we already hold, keep what we
+    know. git 2.39 drops password_expiry_utc from this store, so a missing expiry never wipes
+    the one we have; a new one replaces it."""
+    refresh_changed = (record.oauth_refresh_token is not None
+                       and record.oauth_refresh_token != credentials.refresh_token(current))
+    if refresh_changed:
+        assert record.password is not None
+        if record.password_expiry_utc is not None:
+            current.expiry = record.password_expiry_utc
+        credentials.put(current, record.password, record.oauth_refresh_token)
+        return
+    expiry = record.password_expiry_utc
+    if expiry is not None and expiry != current.expiry:
+        def set_expiry(entry: Entry) -> None:
+            entry.expiry = expiry
+        credentials.update(current, set_expiry)
+    log.debug("the credential for %s is unchanged", current.url)
+
+
+# -- erase ------------------------------------------------------------------------------------
+
+
+def erase(record: Credential, io: Io) -> int:
+    request = make_request(record)
+    if request is None:
+        return 0
+    if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
+        return 0
+    debug.register_secret(record.password)
+    credentials = CredentialStore(io.say)
+
+    def holds_rejected_password(entry: Entry) -> bool:
+        return credentials.secret(entry) == record.password
+
+    def choose(entries: list[Entry]) -> list[Entry]:
+        return find_for_erase(entries, request.protocol, request.host, record.path,
+                              record.username, request.config.kind,
+                              holds_rejected_password if record.password is not None else None)
+
+    try:
+        removed = credentials.remove(choose)
+    except NoKeyringError:
+        return 0
+    except (SecretStoreError, MetadataError) as exc:
+        io.say(str(exc))
+        return 1
+    for entry in removed:
+        log.debug("erased the credential for %s as %s", entry.url, entry.username)
+    return 0
+
+
+ACTIONS: dict[str, Callable[[Credential, Io], int]] = {"get": get, "store": store,
+                                                       "erase": erase}

@@ -1,0 +1,180 @@
+"""The metadata file: what is kept about each credential except its secret.
+
+One small JSON file, 0600 in a 0700 folder under platformdirs' user data dir. Readers read it
+without a lock: writers replace it atomically (write a temporary file, fsync, rename), so a
+reader sees the old file or the new one, never half of one. Writers hold an exclusive lock on a
+separate lock file for the whole read-modify-write, so parallel git processes never lose an
+entry. The OS drops the lock when a process dies, so a killed process leaves nothing to clean.
+
+A file that is not valid JSON is set aside (renamed, kept for the user) and reported in one
+line; the helper goes on as if it were empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "credentials.json"
+LOCK_NAME = "credentials.lock"
+FORMAT_VERSION = 1
+LOCK_TIMEOUT_SECONDS = 10.0
+
+
+class MetadataError(RuntimeError):
+    """The metadata could not be read or written; the message is one line for the user."""
+
+
+def data_dir() -> Path:
+    """Where the helper keeps its files. BBTOKEN_DATA_DIR overrides platformdirs' choice."""
+    override = os.environ.get("BBTOKEN_DATA_DIR")
+    if override:
+        return Path(override)
+    import platformdirs  # only here: reading the environment override costs nothing
+
+    return Path(platformdirs.user_data_dir("git-credential-bbtoken", appauthor=False))
+
+
+def ensure_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+
+
+class MetadataFile:
+    def __init__(self, directory: Path, warn: Callable[[str], None]):
+        self.directory = directory
+        self.path = directory / FILE_NAME
+        self.lock_path = directory / LOCK_NAME
+        self._warn = warn
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read(self, holding_lock: bool = False) -> list[dict[str, Any]]:
+        """The stored entries; a missing file means none. Damaged content is set aside
+        (under the lock, unless a writer repaired it meanwhile) and reads as none."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise MetadataError(f"cannot read {self.path}: {exc.strerror}") from None
+        entries = _parse(raw)
+        if entries is not None:
+            return entries
+        if not holding_lock:
+            with self.locked():
+                return self.read(holding_lock=True)
+        self._set_aside()
+        return []
+
+    def _set_aside(self) -> None:
+        aside = self.path.with_name(f"{FILE_NAME}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        self._warn(f"the credential list {self.path} was damaged; it was moved to {aside.name} "
+                   "and a new one started (the secrets in the keyring are untouched)")
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the writers' lock (bounded wait, then a clear error)."""
+        ensure_private_dir(self.directory)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock(fd, self.lock_path)
+            try:
+                yield
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+
+    def write(self, entries: list[dict[str, Any]]) -> None:
+        """Replace the file atomically. The caller holds the lock."""
+        data = json.dumps({"version": FORMAT_VERSION, "credentials": entries}, indent=1,
+                          sort_keys=True).encode("utf-8") + b"\n"
+        write_private_file(self.path, data)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically, mode 0600 in a 0700 folder: written to a
+    temporary file in the same folder, flushed to disk, then renamed over the old one."""
+    ensure_private_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise MetadataError(f"cannot write in {path.parent}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:  # mkstemp creates it 0600
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise MetadataError(f"cannot write {path}: {exc.strerror}; nothing was changed") from None
+
+
+def _parse(raw: bytes) -> list[dict[str, Any]] | None:
+    """The entries of a file's content, or None when the content is damaged."""
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    entries = document.get("credentials")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    return entries
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _lock(fd: int, path: Path) -> None:
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    delay = 0.005
+    while not _try_lock(fd):
+        if time.monotonic() >= deadline:
+            raise MetadataError(f"another git-credential-bbtoken process has held {path} for "
+                                f"over {LOCK_TIMEOUT_SECONDS:.0f} s; nothing was changed "
+                                "(try again; if it persists, check for a hung process)")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

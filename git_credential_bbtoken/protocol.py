@@ -1,0 +1,188 @@
+"""git's credential record format: parse what git sends, format what we answer.
+
+Pure: no I/O, no imports beyond the standard library, because this sits on the hot `get` path.
+The rules follow git's `git-credential` manual (newest git) and `credential.c`:
+
+- a record is `key=value` lines ending at a blank line or at the end of input;
+- a value may contain `=` but never LF, NUL (git's own rule) or CR (git 2.48+, CVE-2024-52006);
+- `url=` is split into its parts and, as in git, resets everything read before it;
+- `key[]=` appends to a list, and an empty value clears the list;
+- unknown keys are ignored so that newer gits keep working with us.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+from urllib.parse import unquote, urlsplit
+
+MAX_INPUT_BYTES = 1024 * 1024
+
+FORBIDDEN_CHARACTERS = {"\n": "a newline", "\r": "a carriage return", "\0": "a NUL byte"}
+
+
+class ProtocolError(ValueError):
+    """Input git (or a person) sent that we refuse: the message is one line for stderr."""
+
+
+@dataclasses.dataclass
+class Credential:
+    """One credential record, as git describes a request or as we answer it."""
+
+    protocol: str | None = None
+    host: str | None = None
+    path: str | None = None
+    username: str | None = None
+    password: str | None = None
+    password_expiry_utc: int | None = None
+    oauth_refresh_token: str | None = None
+    authtype: str | None = None
+    credential: str | None = None
+    ephemeral: bool = False
+    continue_: bool = False
+    quit: bool = False
+    wwwauth: list[str] = dataclasses.field(default_factory=list)
+    capabilities: list[str] = dataclasses.field(default_factory=list)
+    state: list[str] = dataclasses.field(default_factory=list)
+
+    def url(self, with_path: bool = True) -> str:
+        """`protocol://host[/path]`: what the record is about, with no username or secret."""
+        url = f"{self.protocol or ''}://{self.host or ''}"
+        if with_path and self.path:
+            url += "/" + self.path
+        return url
+
+    def __repr__(self) -> str:
+        # Never let a secret reach a log line or a traceback through repr().
+        shown = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) not in (None, False, [])
+        }
+        for secret in ("password", "oauth_refresh_token", "credential"):
+            if secret in shown:
+                shown[secret] = "<redacted>"
+        return f"Credential({shown})"
+
+
+_STRING_KEYS = ("protocol", "host", "path", "username", "password", "oauth_refresh_token",
+                "authtype", "credential")
+_LIST_KEYS = {"wwwauth[]": "wwwauth", "capability[]": "capabilities", "state[]": "state"}
+_TRUE_VALUES = ("1", "true", "yes", "on")
+
+
+def read_record(data: bytes) -> Credential:
+    """Parse git's input. Raises ProtocolError for input that must be refused, with nothing
+    else done: oversized input, bytes that are not UTF-8, values holding CR or NUL, or a line
+    with no `=`."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise ProtocolError("input refused: larger than 1 MiB")
+    if b"\0" in data:
+        raise ProtocolError("input refused: a value contains a NUL byte")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("input refused: it is not valid UTF-8") from None
+    record = Credential()
+    for line in text.split("\n"):
+        if line == "":
+            break  # a blank line ends the record
+        key, sep, value = line.partition("=")
+        if not sep:
+            # The line itself is not echoed: it may be a secret typed in the wrong place.
+            raise ProtocolError("input refused: a line has no '='")
+        if "\r" in value or "\r" in key:
+            raise ProtocolError(f"input refused: the value of {_key_name(key)} contains a "
+                                "carriage return")
+        _apply(record, key, value)
+    return record
+
+
+def _apply(record: Credential, key: str, value: str) -> None:
+    if key in _STRING_KEYS:
+        setattr(record, key, value)
+    elif key == "password_expiry_utc":
+        # git ignores a value it cannot parse; so do we.
+        record.password_expiry_utc = int(value) if value.isdigit() else None
+    elif key == "url":
+        _apply_url(record, value)
+    elif key in _LIST_KEYS:
+        values: list[str] = getattr(record, _LIST_KEYS[key])
+        if value == "":
+            values.clear()
+        else:
+            values.append(value)
+    elif key == "ephemeral":
+        record.ephemeral = value.lower() in _TRUE_VALUES
+    elif key == "continue":
+        record.continue_ = value.lower() in _TRUE_VALUES
+    elif key == "quit":
+        record.quit = value.lower() in _TRUE_VALUES
+    # Anything else is a key from a newer git, or noise: ignored, as git itself does.
+
+
+def _apply_url(record: Credential, url: str) -> None:
+    """As git's credential_from_url(): clear the record, then take the URL's parts."""
+    if "://" not in url:
+        raise ProtocolError("input refused: url= has no protocol")
+    fresh = Credential()
+    protocol, rest = url.split("://", 1)
+    fresh.protocol = protocol
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if at:
+        username, colon, password = userinfo.partition(":")
+        fresh.username = unquote(username)
+        if colon:
+            fresh.password = unquote(password)
+    fresh.host = unquote(hostport)
+    if slash and path:
+        # git keeps the path without the leading slash and drops a trailing one.
+        fresh.path = unquote(path).rstrip("/") or None
+    for field in dataclasses.fields(Credential):
+        setattr(record, field.name, getattr(fresh, field.name))
+
+
+def format_answer(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """Our answer to git: `key=value` lines. A value git could misread is never written."""
+    lines = []
+    for key, value in pairs:
+        for char, name in FORBIDDEN_CHARACTERS.items():
+            if char in key or char in value:
+                raise ProtocolError(f"refusing to answer: the value of {key!r} contains {name}")
+        lines.append(f"{key}={value}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def normalize_host(host: str) -> str:
+    """Host names compare without case; the port stays part of the host."""
+    return host.lower()
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """Split a user-given URL (`bitbucket.org`, `https://bitbucket.org/ws/repo.git`) into
+    (protocol, host[:port], path). A bare host means https."""
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ProtocolError(f"not a URL: {_shorten(url)!r}")
+    if parts.username or parts.password:
+        raise ProtocolError("the URL must not contain a username or password")
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return parts.scheme.lower(), host, parts.path.strip("/")
+
+
+def _key_name(key: str) -> str:
+    """A key named in an error message, unless it is not one we know (then it may be data)."""
+    known = key in _STRING_KEYS or key in _LIST_KEYS or key in (
+        "url", "password_expiry_utc", "ephemeral", "continue", "quit")
+    return repr(key) if known else "a line"
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,179 @@
+"""Where secrets live: the OS keyring through `keyring` (default), or an opt-in private file.
+
+The only module that imports `keyring`. Items are written so that `keyring` itself (and every
+tool built on it) can read them: service `git-credential-bbtoken:<protocol>://<host>[/<scope>]`,
+username the git username, password the token. So `keyring get SERVICE USERNAME` prints the
+token, and `keyring del` removes it.
+
+Every failure of the backend becomes a SecretStoreError with one line for the user; which
+keyring backend is used stays `keyring`'s choice and the user's (PYTHON_KEYRING_BACKEND,
+keyringrc.cfg).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from git_credential_bbtoken.metadata import MetadataError, write_private_file
+
+log = logging.getLogger(__name__)
+
+SERVICE_PREFIX = "git-credential-bbtoken:"
+REFRESH_SERVICE_PREFIX = "git-credential-bbtoken-refresh:"
+
+NO_KEYRING_HINT = (
+    "no keyring is available to keep the token (on a desktop, unlock or install a Secret "
+    "Service such as gnome-keyring; on a server, run `git config --global bbtoken.store file` "
+    "to keep tokens in a private file, or set BBTOKEN_TOKEN for CI); nothing was stored"
+)
+
+
+class SecretStoreError(RuntimeError):
+    """The secret store failed; the message is one line for the user, with no secret."""
+
+
+class NoKeyringError(SecretStoreError):
+    def __init__(self) -> None:
+        super().__init__(NO_KEYRING_HINT)
+
+
+def service_name(url: str, refresh: bool = False) -> str:
+    return (REFRESH_SERVICE_PREFIX if refresh else SERVICE_PREFIX) + url
+
+
+class KeyringSecrets:
+    """Secrets in the OS keyring, through `keyring`."""
+
+    name = "keyring"
+
+    def __init__(self) -> None:
+        self._backend: Any = None
+
+    def _keyring(self) -> Any:
+        if self._backend is None:
+            try:
+                import keyring
+                import keyring.backends.fail
+            except Exception as exc:  # a broken install must not crash git
+                log.debug("keyring import failed: %s", type(exc).__name__)
+                raise NoKeyringError() from None
+            backend = keyring.get_keyring()
+            if _is_unusable(backend, keyring.backends.fail.Keyring):
+                raise NoKeyringError()
+            log.debug("keyring backend: %s", type(backend).__name__)
+            self._backend = backend
+        return self._backend
+
+    def available(self) -> bool:
+        try:
+            self._keyring()
+            return True
+        except SecretStoreError:
+            return False
+
+    def describe(self) -> str:
+        try:
+            backend = self._keyring()
+        except SecretStoreError:
+            return "keyring (none available)"
+        return f"keyring ({type(backend).__module__}.{type(backend).__name__})"
+
+    def get(self, service: str, username: str) -> str | None:
+        backend = self._keyring()
+        try:
+            value = backend.get_password(service, username)
+        except Exception as exc:
+            raise SecretStoreError(_failure("read", exc)) from None
+        return value if value is None else str(value)
+
+    def set(self, service: str, username: str, secret: str) -> None:
+        backend = self._keyring()
+        try:
+            backend.set_password(service, username, secret)
+        except Exception as exc:
+            raise SecretStoreError(_failure("write to", exc)) from None
+
+    def delete(self, service: str, username: str) -> None:
+        backend = self._keyring()
+        try:
+            backend.delete_password(service, username)
+        except Exception as exc:
+            # keyring raises PasswordDeleteError when the item is already gone: that is fine.
+            if type(exc).__name__ == "PasswordDeleteError":
+                return
+            raise SecretStoreError(_failure("delete from", exc)) from None
+
+
+class FileSecrets:
+    """Opt-in (`bbtoken.store file`): secrets in a plaintext JSON file, 0600 in a 0700 folder,
+    for machines with no keyring. Callers hold the metadata lock while writing."""
+
+    name = "file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def available(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return f"file ({self.path})"
+
+    def _read(self) -> dict[str, dict[str, str]]:
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise SecretStoreError(f"cannot read the token file {self.path}: "
+                                   f"{type(exc).__name__}") from None
+        secrets = document.get("secrets") if isinstance(document, dict) else None
+        return secrets if isinstance(secrets, dict) else {}
+
+    def _write(self, secrets: dict[str, dict[str, str]]) -> None:
+        data = json.dumps({"version": 1, "secrets": secrets}, indent=1, sort_keys=True)
+        try:
+            write_private_file(self.path, data.encode("utf-8") + b"\n")
+        except MetadataError as exc:
+            raise SecretStoreError(str(exc)) from None
+
+    def get(self, service: str, username: str) -> str | None:
+        value = self._read().get(service, {}).get(username)
+        return value if isinstance(value, str) else None
+
+    def set(self, service: str, username: str, secret: str) -> None:
+        secrets = self._read()
+        secrets.setdefault(service, {})[username] = secret
+        self._write(secrets)
+
+    def delete(self, service: str, username: str) -> None:
+        secrets = self._read()
+        users = secrets.get(service, {})
+        if username in users:
+            del users[username]
+            if not users:
+                del secrets[service]
+            self._write(secrets)
+
+
+def _is_unusable(backend: Any, fail_class: type) -> bool:
+    """keyring's fail backend, or a chainer holding no backend at all."""
+    if isinstance(backend, fail_class):
+        return True
+    backends = getattr(backend, "backends", None)
+    return backends is not None and not backends
+
+
+def _failure(verb: str, exc: Exception) -> str:
+    # Only the exception's class and the backend's own message: neither holds our secret,
+    # which is never passed into a message we build.
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if "lock" in (kind + detail).lower():
+        hint = "the keyring is locked; unlock it (log in to the desktop session) and retry"
+    else:
+        hint = "check that the keyring service is running and unlocked"
+    return f"could not {verb} the keyring ({kind}{': ' + detail if detail else ''}); {hint}"

@@ -1,0 +1,170 @@
+"""`setup`: make git use only bbtoken for a Bitbucket URL, and `setup --undo`.
+
+What it writes, in the chosen config file (global by default):
+
+    [credential "https://bitbucket.org"]
+        helper =                 # an empty value drops inherited helpers (manager, osxkeychain,
+        helper = bbtoken         # store...) for this URL; then ours
+        useHttpPath = true       # git sends the repository path, so workspace tokens match
+    [bbtoken "https://bitbucket.org"]
+        setup = helper,usehttppath   # what setup wrote, so --undo removes exactly that
+
+Running it twice changes nothing. IDEs run the system git with the user's global config, so
+they get the same; when the console script is not on PATH (an IDE's PATH is often shorter),
+the helper is written as an absolute, quoted path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from git_credential_bbtoken.gitconfig import run_git
+from git_credential_bbtoken.helper import Io
+
+SCRIPT_NAME = "git-credential-bbtoken"
+
+
+def setup(options: argparse.Namespace, io: Io) -> int:
+    from git_credential_bbtoken.commands import CommandFailed, parse_scope_url
+
+    protocol, host, path = parse_scope_url(options.url)
+    url = f"{protocol}://{host}" + (f"/{path}" if path else "")
+    config = ConfigFile(options.scope)
+    if options.scope == "local" and run_git(["rev-parse", "--git-dir"]).returncode != 0:
+        raise CommandFailed("--local needs to be run inside a git repository")
+    if options.undo:
+        undone = undo(config, url)
+        io.say(f"removed bbtoken's settings for {url} from the {options.scope} config"
+               if undone else f"setup had written nothing for {url} in the {options.scope} "
+               "config; nothing changed")
+        return 0
+    wrote = apply(config, url, helper_command())
+    if wrote:
+        io.say(f"git now uses only bbtoken for {url} ({options.scope} config). "
+               "Next: git credential-bbtoken login" + (f" {url}" if path else ""))
+    else:
+        io.say(f"already set up for {url} ({options.scope} config); nothing changed")
+    return 0
+
+
+def helper_command() -> str:
+    """What to write as the helper: `bbtoken` when git will find `git-credential-bbtoken` on
+    PATH, else the absolute path of this installation's script, quoted for git's shell."""
+    if shutil.which(SCRIPT_NAME):
+        return "bbtoken"
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if script is None or not script.name.startswith(SCRIPT_NAME):
+        candidate = Path(sys.executable).parent / (SCRIPT_NAME + (
+            ".exe" if os.name == "nt" else ""))
+        script = candidate if candidate.exists() else None
+    if script is None:
+        return "bbtoken"
+    if os.name == "nt":
+        # git for Windows runs helpers through its sh: forward slashes, double quotes.
+        return '"' + str(script).replace("\\", "/") + '"'
+    return shlex.quote(str(script))
+
+
+class ConfigFile:
+    """git config for one scope (--global, --system, --local)."""
+
+    def __init__(self, scope: str) -> None:
+        self.flag = f"--{scope}"
+
+    def get_all(self, key: str) -> list[str]:
+        result = run_git(["config", self.flag, "--get-all", key])
+        return result.stdout.splitlines() if result.returncode == 0 else []
+
+    def add(self, key: str, value: str) -> None:
+        self._run(["--add", key, value])
+
+    def set(self, key: str, value: str) -> None:
+        self._run([key, value])
+
+    def unset_all(self, key: str, value_pattern: str | None = None) -> None:
+        args = ["--unset-all", key] + ([value_pattern] if value_pattern is not None else [])
+        result = run_git(["config", self.flag, *args])
+        if result.returncode not in (0, 5):  # 5: nothing to unset
+            self._fail(result.stderr)
+
+    def section_is_empty(self, section_regex: str) -> bool:
+        result = run_git(["config", self.flag, "--get-regexp", section_regex])
+        return result.returncode != 0 or not result.stdout.strip()
+
+    def remove_section(self, section: str) -> None:
+        run_git(["config", self.flag, "--remove-section", section])
+
+    def _run(self, args: list[str]) -> None:
+        result = run_git(["config", self.flag, *args])
+        if result.returncode != 0:
+            self._fail(result.stderr)
+
+    def _fail(self, stderr: str) -> None:
+        from git_credential_bbtoken.commands import CommandFailed
+
+        first = stderr.strip().splitlines()[0] if stderr.strip() else "git config failed"
+        raise CommandFailed(f"could not change git config: {first}")
+
+
+def apply(config: ConfigFile, url: str, helper: str) -> list[str]:
+    """Write what is missing; return what was written (empty when already set up)."""
+    helper_key = f"credential.{url}.helper"
+    path_key = f"credential.{url}.useHttpPath"
+    marker_key = f"bbtoken.{url}.setup"
+    wrote = [w for w in (config.get_all(marker_key) or [""])[-1].split(",") if w]
+    changed = []
+    helpers = config.get_all(helper_key)
+    if helpers[-2:] != ["", helper]:
+        config.add(helper_key, "")
+        config.add(helper_key, helper)
+        changed.append("helper")
+    current = config.get_all(path_key)
+    if not current or current[-1].lower() not in ("true", "yes", "on", "1"):
+        changed.append("usehttppath" if not current else f"usehttppath={current[-1]}")
+        config.set(path_key, "true")
+    if changed:
+        # Keep what an earlier setup wrote, so one --undo removes all of it.
+        merged = wrote + [c for c in changed if c not in wrote]
+        config.unset_all(marker_key)
+        config.set(marker_key, ",".join(merged))
+    return changed
+
+
+def undo(config: ConfigFile, url: str) -> bool:
+    helper_key = f"credential.{url}.helper"
+    path_key = f"credential.{url}.useHttpPath"
+    marker_key = f"bbtoken.{url}.setup"
+    marker = config.get_all(marker_key)
+    if not marker:
+        return False
+    wrote = [w for w in marker[-1].split(",") if w]
+    for item in wrote:
+        if item == "helper":
+            values = config.get_all(helper_key)
+            ours = [v for v in values if v == "" or _is_our_helper(v)]
+            for value in dict.fromkeys(ours):
+                config.unset_all(helper_key, "^" + re.escape(value) + "$")
+        elif item == "usehttppath":
+            config.unset_all(path_key)
+        elif item.startswith("usehttppath="):
+            config.set(path_key, item.split("=", 1)[1])
+    config.unset_all(marker_key)
+    for section, regex in ((f"credential.{url}", _section_regex("credential", url)),
+                           (f"bbtoken.{url}", _section_regex("bbtoken", url))):
+        if config.section_is_empty(regex):
+            config.remove_section(section)
+    return True
+
+
+def _is_our_helper(value: str) -> bool:
+    return value == "bbtoken" or SCRIPT_NAME in value
+
+
+def _section_regex(section: str, url: str) -> str:
+    return "^" + re.escape(f"{section}.{url}.")

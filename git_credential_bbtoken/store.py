@@ -1,0 +1,154 @@
+"""Stored credentials: the metadata file and the secret store, kept in step.
+
+An entry is identified by (protocol, host, path scope, username). Its secret lives in the
+backend named in the entry (`keyring` or `file`); everything else (email, expiry, validation
+results) lives in the metadata file. Writers hold the metadata lock across both, so that
+parallel git processes leave the two in agreement; readers take no lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from typing import Any, Callable, Iterable, Union
+
+from git_credential_bbtoken.metadata import MetadataFile, data_dir
+from git_credential_bbtoken.secretstore import FileSecrets, KeyringSecrets, service_name
+
+log = logging.getLogger(__name__)
+
+SecretBackend = Union[KeyringSecrets, FileSecrets]
+
+SECRETS_FILE_NAME = "tokens.json"
+
+
+@dataclasses.dataclass
+class Entry:
+    protocol: str
+    host: str
+    path: str  # the scope: "" for the whole host, else a workspace, project or repository
+    username: str
+    backend: str = "keyring"
+    kind: str = "generic"
+    email: str | None = None
+    expiry: int | None = None  # Unix seconds, as git's password_expiry_utc
+    has_refresh_token: bool = False
+    stored_at: str | None = None
+    validation: dict[str, Any] | None = None
+    expiry_warned_on: str | None = None  # the day the last "expires soon" line was shown
+
+    @property
+    def url(self) -> str:
+        return f"{self.protocol}://{self.host}" + (f"/{self.path}" if self.path else "")
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.protocol, self.host, self.path, self.username)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry | None:
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            entry = cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError:
+            return None  # a damaged entry is skipped, the others still work
+        if not all(isinstance(v, str) for v in entry.key):
+            return None
+        return entry
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+class CredentialStore:
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        directory = data_dir()
+        self.metadata = MetadataFile(directory, warn)
+        self._backends: dict[str, SecretBackend] = {
+            "keyring": KeyringSecrets(),
+            "file": FileSecrets(directory / SECRETS_FILE_NAME),
+        }
+
+    def backend(self, name: str) -> SecretBackend:
+        return self._backends.get(name, self._backends["keyring"])
+
+    # -- reading (no lock) ----------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        return _entries(self.metadata.read())
+
+    def secret(self, entry: Entry) -> str | None:
+        return self.backend(entry.backend).get(service_name(entry.url), entry.username)
+
+    def refresh_token(self, entry: Entry) -> str | None:
+        if not entry.has_refresh_token:
+            return None
+        return self.backend(entry.backend).get(service_name(entry.url, refresh=True),
+                                               entry.username)
+
+    # -- writing (under the lock) ---------------------------------------------------------
+
+    def put(self, entry: Entry, secret: str, refresh_token: str | None = None) -> None:
+        """Store or replace the credential with the same (protocol, host, scope, username)."""
+        backend = self.backend(entry.backend)
+        entry.has_refresh_token = refresh_token is not None
+        with self.metadata.locked():
+            entries = _entries(self.metadata.read(holding_lock=True))
+            previous = [e for e in entries if e.key == entry.key]
+            # The secret first: a crash before the metadata write leaves at worst an unused
+            # keyring item, never an entry without its secret.
+            backend.set(service_name(entry.url), entry.username, secret)
+            refresh_service = service_name(entry.url, refresh=True)
+            if refresh_token is not None:
+                backend.set(refresh_service, entry.username, refresh_token)
+            elif any(e.has_refresh_token for e in previous):
+                backend.delete(refresh_service, entry.username)
+            for old in previous:
+                if old.backend != entry.backend:
+                    self._delete_secrets(old)
+            kept = [e for e in entries if e.key != entry.key] + [entry]
+            self.metadata.write([e.to_dict() for e in kept])
+
+    def update(self, entry: Entry, change: Callable[[Entry], None]) -> None:
+        """Change an entry's metadata (not its secret), if it is still there."""
+        with self.metadata.locked():
+            entries = _entries(self.metadata.read(holding_lock=True))
+            for stored in entries:
+                if stored.key == entry.key:
+                    change(stored)
+            self.metadata.write([e.to_dict() for e in entries])
+
+    def remove(self, choose: Callable[[list[Entry]], Iterable[Entry]]) -> list[Entry]:
+        """Remove the entries `choose` picks from the current list (called under the lock,
+        so a choice that reads secrets sees exactly what it removes). Returns them."""
+        with self.metadata.locked():
+            entries = _entries(self.metadata.read(holding_lock=True))
+            doomed = list(choose(entries))
+            if not doomed:
+                return []
+            keys = {e.key for e in doomed}
+            # Metadata first: once the entry is gone no reader looks for its secret.
+            self.metadata.write([e.to_dict() for e in entries if e.key not in keys])
+            for entry in doomed:
+                self._delete_secrets(entry)
+            return doomed
+
+    def _delete_secrets(self, entry: Entry) -> None:
+        backend = self.backend(entry.backend)
+        backend.delete(service_name(entry.url), entry.username)
+        if entry.has_refresh_token:
+            backend.delete(service_name(entry.url, refresh=True), entry.username)
+
+
+def _entries(raw: list[dict[str, Any]]) -> list[Entry]:
+    entries = []
+    for item in raw:
+        entry = Entry.from_dict(item)
+        if entry is not None:
+            entries.append(entry)
+    return entries

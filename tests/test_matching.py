@@ -1,0 +1,117 @@
+"""Which stored credential answers which request (pure, table-driven)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from git_credential_bbtoken.matching import (
+    bitbucket_store_scope,
+    find_for_erase,
+    find_for_get,
+    scope_covers,
+)
+
+
+@dataclasses.dataclass
+class E:
+    path: str
+    username: str = "x-bitbucket-api-token-auth"
+    protocol: str = "https"
+    host: str = "bitbucket.org"
+    password: str = "tok"
+
+
+@pytest.mark.parametrize("scope, path, covered", [
+    ("", "", True),
+    ("", "ws/repo.git", True),
+    ("ws", "ws", True),
+    ("ws", "ws/repo.git", True),
+    ("ws", "ws/repo.git/info/lfs", True),
+    ("ws", "ws2/repo.git", False),
+    ("ws", "w", False),
+    ("ws", "", False),
+    ("ws/repo", "ws/repo.git", True),
+    ("ws/repo", "ws/repo.git/info/lfs/objects/batch", True),
+    ("ws/repo", "ws/repo2.git", False),
+    ("ws/repo.git", "ws/repo.git", True),
+    ("ws/repo.git", "ws/repo", False),
+])
+def test_scope_covers(scope: str, path: str, covered: bool) -> None:
+    assert scope_covers(scope, path) is covered
+
+
+def test_most_specific_scope_wins_on_bitbucket() -> None:
+    host_wide, workspace, repo = E(""), E("ws"), E("ws/repo")
+    entries = [repo, host_wide, workspace]
+    assert find_for_get(entries, "https", "bitbucket.org", "ws/repo.git", None, "cloud") is repo
+    assert find_for_get(entries, "https", "bitbucket.org", "ws/other.git", None,
+                        "cloud") is workspace
+    assert find_for_get(entries, "https", "bitbucket.org", "elsewhere/r.git", None,
+                        "cloud") is host_wide
+    assert find_for_get(entries, "https", "bitbucket.org", None, None, "cloud") is host_wide
+
+
+@pytest.mark.parametrize("protocol, host, path, username", [
+    ("http", "bitbucket.org", "ws/r.git", None),
+    ("https", "bitbucket.org:8443", "ws/r.git", None),
+    ("https", "bitbucket.org.evil.example", "ws/r.git", None),
+    ("https", "evil.example", "bitbucket.org/ws/r.git", None),
+    ("https", "bitbucket.org", "ws2/r.git", None),
+    ("https", "bitbucket.org", "ws/r.git", "someone-else"),
+    ("https", "bitbucket.org", None, None),  # a workspace token is not served without a path
+])
+def test_no_match_on_bitbucket(protocol: str, host: str, path: str | None,
+                               username: str | None) -> None:
+    assert find_for_get([E("ws")], protocol, host, path, username, "cloud") is None
+
+
+def test_username_sent_by_git_must_match() -> None:
+    alice, bob = E("ws", username="alice"), E("ws", username="bob")
+    assert find_for_get([alice, bob], "https", "bitbucket.org", "ws/r.git", "bob",
+                        "cloud") is bob
+
+
+def test_generic_hosts_follow_gits_own_rules() -> None:
+    foo = E("foo.git", host="path.tld")
+    plain = E("", host="example.com")
+    assert find_for_get([foo], "https", "path.tld", "bar.git", None, "generic") is None
+    assert find_for_get([foo], "https", "path.tld", "foo.git", None, "generic") is foo
+    assert find_for_get([foo], "https", "path.tld", None, None, "generic") is foo
+    # On generic hosts a stored path is not a scope: nothing below it matches.
+    assert find_for_get([foo], "https", "path.tld", "foo.git/x", None, "generic") is None
+    assert find_for_get([plain], "https", "example.com", "r.git", None, "generic") is None
+
+
+def test_erase_on_bitbucket_removes_only_holders_of_the_rejected_token() -> None:
+    workspace, repo = E("ws", password="dead"), E("ws/repo", password="alive")
+    other_ws = E("other", password="dead")
+    removed = find_for_erase([workspace, repo, other_ws], "https", "bitbucket.org",
+                             "ws/repo.git", None, "cloud", lambda e: e.password == "dead")
+    assert removed == [workspace]
+
+
+def test_erase_on_bitbucket_without_password_removes_what_get_served() -> None:
+    workspace, repo = E("ws"), E("ws/repo")
+    assert find_for_erase([workspace, repo], "https", "bitbucket.org", "ws/repo.git", None,
+                          "cloud") == [repo]
+
+
+def test_erase_on_generic_host_is_a_pattern() -> None:
+    a, b = E("", username="a", host="example.com"), E("", username="b", host="example.com")
+    assert find_for_erase([a, b], "https", "example.com", None, None, "generic") == [a, b]
+    assert find_for_erase([a, b], "https", "example.com", None, "b", "generic") == [b]
+    assert find_for_erase([a, b], "https", "example.com", None, None, "generic",
+                          lambda e: e.username == "a") == [a]
+
+
+@pytest.mark.parametrize("path, kind, scope", [
+    ("ws/repo.git", "cloud", "ws"),
+    ("ws/repo.git/info/lfs", "cloud", "ws"),
+    ("/ws/repo.git/", "cloud", "ws"),
+    (None, "cloud", ""),
+    ("scm/PROJ/repo.git", "datacenter", "scm/PROJ"),
+])
+def test_store_scope(path: str | None, kind: str, scope: str) -> None:
+    assert bitbucket_store_scope(path, kind) == scope
