@@ -115,6 +115,8 @@ def get(record: Credential, io: Io) -> int:
                          record.username, request.config.kind)
     if entry is None:
         log.debug("nothing stored for %s", request.url)
+        if request.config.is_bitbucket:
+            return _nothing_stored_on_bitbucket(request, entries, store, io)
         return 0
     try:
         secret = store.secret(entry)
@@ -130,6 +132,15 @@ def get(record: Credential, io: Io) -> int:
         return 0
     debug.register_secret(secret)
     debug.register_secret(refresh_token)
+    if request.config.is_bitbucket and (entry.expiry is not None or entry.validation):
+        from git_credential_bbtoken import advice
+
+        decision = advice.before_answer(entry, request, io, store)
+        if decision == advice.QUIT:
+            io.answer([("quit", "1")])
+            return 0
+        if decision == advice.SKIP:
+            return 0
     log.debug("answering with the credential stored for %s as %s", entry.url, entry.username)
     pairs = [("username", entry.username), ("password", secret)]
     if entry.expiry is not None:
@@ -137,6 +148,36 @@ def get(record: Credential, io: Io) -> int:
     if refresh_token is not None:
         pairs.append(("oauth_refresh_token", refresh_token))
     io.answer(pairs)
+    return 0
+
+
+def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
+                                 store: CredentialStore, io: Io) -> int:
+    """Say why nothing matched when a near miss explains it, else ask the person (when git's
+    rules allow) and probe what they type."""
+    record = request.record
+    same_host = [e for e in entries if (e.protocol, e.host) == (request.protocol, request.host)]
+    if record.username is not None and same_host:
+        names = sorted({e.username for e in same_host} - {record.username})
+        if names and find_for_get(same_host, request.protocol, request.host, record.path,
+                                  None, request.config.kind) is not None:
+            io.say(f"a token is stored for {request.host} as {names[0]}, but git asks for user "
+                   f"'{record.username}' (from the remote URL). Either remove "
+                   f"'{record.username}@' from the remote URL, or store the token for that "
+                   f"name: git credential-bbtoken login {request.url} --username "
+                   f"{record.username}")
+            return 0
+    if record.path is None and any(e.path for e in same_host):
+        io.say(f"tokens are stored for workspaces of {request.host}, but git did not send the "
+               "repository path; run `git credential-bbtoken setup` (it sets "
+               "credential.useHttpPath)")
+    from git_credential_bbtoken import advice
+
+    answer = advice.ask_for_token(request, io, store)
+    if answer == advice.QUIT:
+        io.answer([("quit", "1")])
+    elif isinstance(answer, list):
+        io.answer(answer)
     return 0
 
 
@@ -195,6 +236,10 @@ def store(record: Credential, io: Io) -> int:
         credentials.put(entry, record.password, record.oauth_refresh_token)
         log.debug("stored a credential for %s as %s in %s", entry.url, entry.username,
                   entry.backend)
+        if request.config.is_bitbucket:
+            from git_credential_bbtoken import advice
+
+            advice.after_new_token(entry, record.password, request, io, credentials)
     except (SecretStoreError, MetadataError) as exc:
         io.say(str(exc))
         return 1
@@ -228,9 +273,13 @@ def erase(record: Credential, io: Io) -> int:
     request = make_request(record)
     if request is None:
         return 0
-    if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
-        return 0
     debug.register_secret(record.password)
+    if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
+        # CI mode stores nothing, so there is nothing to remove; the reason still helps.
+        from git_credential_bbtoken import advice
+
+        advice.after_erase(request, [], io)
+        return 0
     credentials = CredentialStore(io.say)
 
     def holds_rejected_password(entry: Entry) -> bool:
@@ -250,6 +299,10 @@ def erase(record: Credential, io: Io) -> int:
         return 1
     for entry in removed:
         log.debug("erased the credential for %s as %s", entry.url, entry.username)
+    if request.config.is_bitbucket:
+        from git_credential_bbtoken import advice
+
+        advice.after_erase(request, removed, io)
     return 0
 
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 FILE_NAME = "credentials.json"
 LOCK_NAME = "credentials.lock"
 FORMAT_VERSION = 1
-LOCK_TIMEOUT_SECONDS = 10.0
+LOCK_TIMEOUT_SECONDS = 30.0  # generous: 50 parallel git processes on 2 cores queue for seconds
 
 
 class MetadataError(RuntimeError):

@@ -74,6 +74,11 @@ class KeyringSecrets:
         except SecretStoreError:
             return False
 
+    def backend_id(self) -> str:
+        """The keyring backend's class, e.g. `keyring.backends.SecretService.Keyring`."""
+        backend = self._keyring()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
     def describe(self) -> str:
         try:
             backend = self._keyring()

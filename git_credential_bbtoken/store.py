@@ -30,6 +30,7 @@ class Entry:
     path: str  # the scope: "" for the whole host, else a workspace, project or repository
     username: str
     backend: str = "keyring"
+    keyring_backend: str | None = None  # which keyring backend class stored the secret
     kind: str = "generic"
     email: str | None = None
     expiry: int | None = None  # Unix seconds, as git's password_expiry_utc
@@ -97,6 +98,10 @@ class CredentialStore:
         """Store or replace the credential with the same (protocol, host, scope, username)."""
         backend = self.backend(entry.backend)
         entry.has_refresh_token = refresh_token is not None
+        # Resolved before taking the lock: importing keyring and finding its backend is the
+        # slow part, and parallel git processes must not queue behind it.
+        entry.keyring_backend = backend.backend_id() if isinstance(backend, KeyringSecrets) \
+            else None
         with self.metadata.locked():
             entries = _entries(self.metadata.read(holding_lock=True))
             previous = [e for e in entries if e.key == entry.key]
@@ -126,6 +131,7 @@ class CredentialStore:
     def remove(self, choose: Callable[[list[Entry]], Iterable[Entry]]) -> list[Entry]:
         """Remove the entries `choose` picks from the current list (called under the lock,
         so a choice that reads secrets sees exactly what it removes). Returns them."""
+        self._prepare_backends()
         with self.metadata.locked():
             entries = _entries(self.metadata.read(holding_lock=True))
             doomed = list(choose(entries))
@@ -137,6 +143,13 @@ class CredentialStore:
             for entry in doomed:
                 self._delete_secrets(entry)
             return doomed
+
+    def _prepare_backends(self) -> None:
+        """Import and resolve the keyring outside the lock (see `put`); a missing keyring
+        shows up later, where a secret is really needed."""
+        keyring_backend = self._backends["keyring"]
+        if isinstance(keyring_backend, KeyringSecrets):
+            keyring_backend.available()
 
     def _delete_secrets(self, entry: Entry) -> None:
         backend = self.backend(entry.backend)

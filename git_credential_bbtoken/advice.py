@@ -1,0 +1,178 @@
+"""What the helper tells a person on Bitbucket hosts, around git's get, store and erase.
+
+git gives a helper no second chance after a 403: the explanation has to come *before* the
+request (from what `login`/`store` learnt about the token), or from the helper's own probe
+when it asks for a token itself. This module holds those decisions; `helper` calls it only
+for Bitbucket hosts, and imports it (and through it `requests`) only when it is needed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from git_credential_bbtoken import debug, explain, gitcommand
+from git_credential_bbtoken import scopes as sc
+from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request
+from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
+
+if TYPE_CHECKING:
+    from git_credential_bbtoken.bitbucket import Validation
+
+log = logging.getLogger(__name__)
+
+ANSWER = "answer"  # serve the stored credential
+SKIP = "skip"  # answer nothing for it (git asks the next helper, or the person)
+QUIT = "quit"  # tell git to stop: the request is certain to fail
+
+EXPIRY_WARNING_DAYS = 7
+
+
+def _utc_date(timestamp: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).date()
+
+
+def before_answer(entry: Entry, request: Request, io: Io, credentials: CredentialStore) -> str:
+    """Look at what is known of a stored token before serving it."""
+    url = request.url
+    if entry.expiry is not None:
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        if entry.expiry <= time.time():
+            io.say(explain.expired(entry.url, _utc_date(entry.expiry)).text())
+            return SKIP
+        days = (_utc_date(entry.expiry) - today).days
+        if days <= EXPIRY_WARNING_DAYS and entry.expiry_warned_on != today.isoformat():
+            io.say(explain.expires_soon(entry.url, _utc_date(entry.expiry), days).text())
+
+            def mark(stored: Entry) -> None:
+                stored.expiry_warned_on = today.isoformat()
+
+            try:
+                credentials.update(entry, mark)
+            except Exception as exc:  # a warning shown twice is no reason to fail git
+                log.debug("could not record the expiry warning: %s", type(exc).__name__)
+    validation = entry.validation or {}
+    granted = validation.get("scopes")
+    if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
+        # Without read:repository:bitbucket neither fetch nor push can work (no implication).
+        io.say(explain.read_missing(url, granted).text())
+        return QUIT
+    cannot_push = validation.get("can_push") is False or (
+        isinstance(granted, list) and not sc.can(sc.Operation.PUSH, granted))
+    if cannot_push and validation.get("can_clone") is not False:
+        if gitcommand.detect() == gitcommand.PUSH:
+            io.say(explain.write_missing(url, granted if isinstance(granted, list)
+                                         else None).text())
+            return QUIT
+    return ANSWER
+
+
+def ask_for_token(request: Request, io: Io,
+                  credentials: CredentialStore) -> list[tuple[str, str]] | str | None:
+    """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
+    for what git is about to do, store it when it works. Returns the answer pairs, QUIT, or
+    None when nobody can be asked (git then goes on as usual)."""
+    from git_credential_bbtoken import prompt
+
+    if not prompt.can_ask():
+        return None
+    record = request.record
+    where = f"{request.protocol}://{request.host}" + (f"/{record.path}" if record.path else "")
+    operation = gitcommand.detect()
+    needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
+                                     else [])
+    io.say(f"no API token is stored for {where}.\n"
+           f"Create one at {explain.TOKEN_PAGE}\n"
+           f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
+           f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
+    email = None
+    try:
+        username = record.username
+        if username is None:
+            username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
+            if not username:
+                username = TOKEN_USERNAME
+            elif explain.looks_like_email(username):
+                # git needs the Bitbucket username; the email is what REST checks use.
+                io.say(f"{username} is an email: git over HTTPS refuses it; using "
+                       f"{TOKEN_USERNAME} for git and the email for scope checks.")
+                email, username = username, TOKEN_USERNAME
+        shown = where.replace("://", f"://{username}@", 1)
+        token = prompt.ask(f"Password for '{shown}': ", secret=True).strip()
+    except prompt.NobodyToAsk as exc:
+        log.debug("not asking: %s", exc)
+        return None
+    if not token:
+        return None
+    debug.register_secret(token)
+    validation = _validate(request, username, token, email)
+    if validation.can_clone is False or (operation == gitcommand.PUSH
+                                         and validation.can_push is False):
+        for problem in validation.problems:
+            if problem.severity == explain.ERROR:
+                io.say(problem.text())
+        return QUIT
+    if validation.can_clone is True:
+        _keep(request, username, token, email, validation, credentials, io)
+    else:
+        for problem in validation.problems:
+            io.say(problem.text())
+    return [("username", username), ("password", token)]
+
+
+def after_new_token(entry: Entry, token: str, request: Request, io: Io,
+                    credentials: CredentialStore) -> None:
+    """git stored a token we did not know: check it (bounded) and keep what we learnt."""
+    validation = _validate(request, entry.username, token, entry.email)
+    for problem in validation.problems:
+        if problem.id not in (explain.NOTHING_CHECKED,):
+            io.say(problem.text())
+    result = validation.to_dict()
+
+    def keep(stored: Entry) -> None:
+        stored.validation = result
+
+    credentials.update(entry, keep)
+
+
+def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
+    """git got a 401 with this credential: say why Bitbucket may have refused it."""
+    record = request.record
+    url = request.url
+    for entry in removed:
+        if entry.expiry is not None and entry.expiry <= time.time():
+            io.say(explain.expired(entry.url, _utc_date(entry.expiry)).text())
+            io.say(f"removed the stored token for {entry.url} ({entry.username}).")
+            return
+    io.say(explain.for_rejection(url, record.username, record.password).text())
+    for entry in removed:
+        io.say(f"removed the stored token for {entry.url} ({entry.username}).")
+
+
+def _validate(request: Request, username: str, token: str, email: str | None) -> Validation:
+    from git_credential_bbtoken import bitbucket
+    from git_credential_bbtoken.gitconfig import ca_file_for
+
+    base = f"{request.protocol}://{request.host}"
+    target = bitbucket.Target.for_url(request.url, api_url=request.config.api_url
+                                      or bitbucket.DEFAULT_API_URL,
+                                      ca_file=ca_file_for(base))
+    return bitbucket.validate(target, username, token, email=email)
+
+
+def _keep(request: Request, username: str, token: str, email: str | None,
+          validation: Validation,
+          credentials: CredentialStore, io: Io) -> None:
+    from git_credential_bbtoken.matching import bitbucket_store_scope
+
+    entry = Entry(protocol=request.protocol, host=request.host,
+                  path=bitbucket_store_scope(request.record.path, request.config.kind),
+                  username=username, backend=request.config.store, kind=request.config.kind,
+                  email=email, stored_at=now_iso(),
+                  validation=validation.to_dict())
+    try:
+        credentials.put(entry, token)
+    except Exception as exc:  # git still gets the token; only keeping it failed
+        io.say(f"could not keep the token: {exc}")

@@ -1,0 +1,240 @@
+"""`doctor [URL]`: check everything between git and Bitbucket, one line per check, with fixes.
+
+Checks: the git version; which credential helpers git really runs for the URL and whether one
+before bbtoken answers first (the stale app password trap) — asked of git itself through a
+traced `git credential fill`, not re-derived from config rules; the secret store; what is
+stored for the URL; and, live and bounded, whether Bitbucket accepts the token, with which
+scopes, and for a repository URL whether clone and push would be allowed. Exit 0 when no check
+is a problem. Works offline: then it says what it could not check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from git_credential_bbtoken import explain
+from git_credential_bbtoken.gitconfig import HostConfig, ca_file_for, host_config, run_git
+from git_credential_bbtoken.helper import Io
+from git_credential_bbtoken.matching import find_for_get
+from git_credential_bbtoken.secretstore import SecretStoreError
+from git_credential_bbtoken.store import CredentialStore, Entry
+
+OK, WARNING, PROBLEM, INFO = "ok", "warning", "problem", "info"
+HELPER_TRACE_TIMEOUT = 15
+
+
+@dataclasses.dataclass
+class Check:
+    name: str
+    status: str
+    message: str
+    fix: list[str] = dataclasses.field(default_factory=list)
+
+
+def doctor(options: argparse.Namespace, io: Io) -> int:
+    from git_credential_bbtoken.commands import parse_scope_url
+
+    protocol, host, path = parse_scope_url(options.url)
+    config = host_config(protocol, host, path)
+    url = f"{protocol}://{host}" + (f"/{path}" if path else "")
+    checks: list[Check] = [check_git_version()]
+    checks.extend(check_helpers(protocol, host, path))
+    credentials = CredentialStore(io.say)
+    checks.append(check_secret_store(credentials, config))
+    stored, token = find_stored(credentials, protocol, host, path, config)
+    checks.extend(check_stored(stored, token, url))
+    if token is not None and config.kind == "cloud":
+        checks.extend(check_live(url, protocol, host, config, stored, token))
+    elif config.kind == "generic":
+        checks.append(Check("bitbucket", INFO, f"{host} is not configured as a Bitbucket host "
+                            "(bbtoken.<url>.kind); tokens are stored but not checked"))
+    checks.append(Check("ide", INFO, "JetBrains IDEs use these credentials only with "
+                        "Settings > Version Control > Git > 'Use credential helper' ticked"))
+    problems = [c for c in checks if c.status == PROBLEM]
+    if options.json:
+        json.dump({"url": url, "ok": not problems,
+                   "checks": [dataclasses.asdict(c) for c in checks]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"Checking {url}")
+        for check in checks:
+            print(f"  {check.status.ljust(7)}  {check.name.ljust(13)}  {check.message}")
+            for line in check.fix:
+                print(f"  {'':7}  {'':13}  {line}")
+        print("No problems found." if not problems else
+              f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.")
+    return 1 if problems else 0
+
+
+def check_git_version() -> Check:
+    try:
+        out = run_git(["--version"]).stdout.strip()
+    except OSError:
+        return Check("git", PROBLEM, "git was not found on PATH", ["install git"])
+    match = re.search(r"(\d+)\.(\d+)", out)
+    version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if version < (2, 41):
+        return Check("git", WARNING, f"{out}: too old to pass token expiry dates "
+                     "(password_expiry_utc needs git 2.41)", ["upgrade git"])
+    return Check("git", OK, out)
+
+
+def helper_chain(protocol: str, host: str, path: str) -> tuple[list[str], bool]:
+    """The helpers git runs for the URL, in order, and whether the last one run answered
+    (git stops at the first answer). Learnt from git itself, through a traced
+    `git credential fill` that may not prompt anybody."""
+    record = f"protocol={protocol}\nhost={host}\n" + (f"path={path}\n" if path else "") + "\n"
+    env = dict(os.environ, GIT_TRACE="1", GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="",
+               SSH_ASKPASS="")
+    env.pop("BBTOKEN_DEBUG", None)
+    try:
+        result = subprocess.run(["git", "-c", "credential.interactive=false", "credential",
+                                 "fill"], input=record, env=env, capture_output=True,
+                                text=True, timeout=HELPER_TRACE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return [], False
+    helpers = []
+    for line in result.stderr.splitlines():
+        found = re.search(r"trace: run_command: (.*) get'?$", line)
+        if found:
+            command = found.group(1).strip().strip("'")
+            # `git credential-x get` re-runs itself as `git-credential-x get`: one helper.
+            if helpers and _helper_name(helpers[-1]) == _helper_name(command):
+                continue
+            helpers.append(command)
+    answered = result.returncode == 0 and "\npassword=" in "\n" + result.stdout
+    return helpers, answered
+
+
+def _is_bbtoken(command: str) -> bool:
+    return "credential-bbtoken" in command or "git_credential_bbtoken" in command
+
+
+def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
+    url = f"{protocol}://{host}"
+    helpers, answered = helper_chain(protocol, host, path)
+    names = [_helper_name(h) for h in helpers]
+    setup_fix = f"run: git credential-bbtoken setup {url}  (git then uses only bbtoken there)"
+    if not helpers:
+        return [Check("helpers", PROBLEM, f"git runs no credential helper for {url}",
+                      [setup_fix])]
+    first_ours = next((i for i, h in enumerate(helpers) if _is_bbtoken(h)), None)
+    if first_ours is None:
+        if answered:
+            # git stopped at this helper's answer: bbtoken, if configured, is never asked.
+            return [Check("helpers", PROBLEM,
+                          f"git asks {', '.join(names)} for {url} and {names[-1]} answers "
+                          "with a stored password (often a retired app password), so bbtoken "
+                          "is never asked", [setup_fix, *_reject_fix(helpers[-1], protocol,
+                                                                     host)])]
+        return [Check("helpers", PROBLEM, f"git runs {', '.join(names)} for {url}, not bbtoken",
+                      [setup_fix])]
+    before = names[:first_ours]
+    if before:
+        return [Check("helpers", WARNING, f"git runs {', '.join(before)} before bbtoken for "
+                      f"{url}; a password stored there would shadow the token", [setup_fix])]
+    return [Check("helpers", OK, f"git runs {', '.join(names)} for {url}")]
+
+
+def _helper_name(command: str) -> str:
+    match = re.search(r"git[ -]credential-([\w.-]+)", command)
+    return match.group(1) if match else command
+
+
+def _reject_fix(command: str, protocol: str, host: str) -> list[str]:
+    name = _helper_name(command)
+    return [f"remove the old entry: printf 'protocol={protocol}\\nhost={host}\\n' | "
+            f"git -c credential.helper= -c credential.helper={name} credential reject"]
+
+
+def check_secret_store(credentials: CredentialStore, config: HostConfig) -> Check:
+    if os.environ.get("BBTOKEN_TOKEN"):
+        return Check("secret store", OK, "BBTOKEN_TOKEN is set: served from the environment")
+    backend = credentials.backend(config.store)
+    if not backend.available():
+        return Check("secret store", PROBLEM, backend.describe(),
+                     ["unlock or install a Secret Service (gnome-keyring, KWallet), or run: "
+                      "git config --global bbtoken.store file"])
+    try:
+        backend.get("git-credential-bbtoken:doctor", "probe")
+    except SecretStoreError as exc:
+        return Check("secret store", PROBLEM, str(exc))
+    if config.store == "file":
+        return Check("secret store", WARNING, f"{backend.describe()}: tokens in plaintext "
+                     "(bbtoken.store file)")
+    return Check("secret store", OK, backend.describe())
+
+
+def find_stored(credentials: CredentialStore, protocol: str, host: str, path: str,
+                config: HostConfig) -> tuple[Entry | None, str | None]:
+    if os.environ.get("BBTOKEN_TOKEN") and config.is_bitbucket:
+        entry = Entry(protocol=protocol, host=host, path="", kind=config.kind,
+                      username=os.environ.get("BBTOKEN_USERNAME") or "x-bitbucket-api-token-auth")
+        return entry, os.environ["BBTOKEN_TOKEN"]
+    try:
+        entry = find_for_get(credentials.entries(), protocol, host, path or None, None,
+                             config.kind)
+        if entry is None:
+            return None, None
+        return entry, credentials.secret(entry)
+    except (SecretStoreError, OSError):
+        return None, None
+
+
+def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check]:
+    if entry is None:
+        return [Check("stored", PROBLEM, f"no token is stored for {url}",
+                      [f"run: {explain.login_command(url)}"])]
+    if token is None:
+        return [Check("stored", PROBLEM, f"the token for {entry.url} is missing from the "
+                      "secret store", [f"run: {explain.login_command(url)}"])]
+    checks = [Check("stored", OK, f"{entry.url} as {entry.username}"
+                    + (f" (email {entry.email})" if entry.email else ""))]
+    if entry.expiry is not None:
+        days = int((entry.expiry - time.time()) // 86400)
+        date = time.strftime("%Y-%m-%d", time.gmtime(entry.expiry))
+        if entry.expiry <= time.time():
+            checks.append(Check("expiry", PROBLEM, f"the token expired on {date}",
+                                [f"create a new token, then run: "
+                                 f"{explain.login_command(url)}"]))
+        elif days <= 7:
+            checks.append(Check("expiry", WARNING, f"the token expires on {date} "
+                                f"(in {days} days)"))
+        else:
+            checks.append(Check("expiry", OK, f"expires on {date}"))
+    return checks
+
+
+def check_live(url: str, protocol: str, host: str, config: HostConfig, entry: Entry | None,
+               token: str) -> list[Check]:
+    from git_credential_bbtoken import bitbucket
+
+    assert entry is not None
+    target = bitbucket.Target.for_url(url, api_url=config.api_url or bitbucket.DEFAULT_API_URL,
+                                      ca_file=ca_file_for(f"{protocol}://{host}"))
+    validation = bitbucket.validate(target, entry.username, token, email=entry.email)
+    checks = []
+    rows = {row.what: row for row in validation.verdict_table()}
+    if validation.scopes is not None:
+        checks.append(Check("scopes", OK if validation.scopes else PROBLEM,
+                            ", ".join(sorted(validation.scopes)) or "none"))
+    for what in ("clone", "push"):
+        row = rows[what]
+        status = {"yes": OK, "no": PROBLEM, "unknown": WARNING}[row.answer]
+        checks.append(Check(what, status, f"{row.answer}: {row.why}"))
+    identity = rows["identity (Sourcetree, IDEs)"]
+    if identity.answer != "unknown":
+        checks.append(Check("identity", OK if identity.answer == "yes" else WARNING,
+                            f"{identity.answer}: {identity.why}"))
+    for problem in validation.problems:
+        status = {explain.ERROR: PROBLEM, explain.WARNING: WARNING}.get(problem.severity, INFO)
+        checks.append(Check("explanation", status, problem.summary,
+                            list(problem.details) + list(problem.fix)))
+    return checks

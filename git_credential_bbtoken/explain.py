@@ -1,0 +1,453 @@
+"""The one catalogue of explanations: what went wrong with a Bitbucket token, and the fix.
+
+Pure and standard-library only (the `get` path renders these). Each builder takes the facts
+(URL, username, missing scopes, dates...) and returns an `Explanation`; nothing here does I/O.
+A user reads these in a terminal right after a failed git command, so every text is short,
+names the exact scope strings, and ends with the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from typing import Any, Iterable, Mapping
+
+from git_credential_bbtoken import scopes as sc
+
+TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"  # noqa: S105 - a URL
+TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
+APP_PASSWORDS_REMOVED = "2026-07-28"
+DEFAULT_URL = "https://bitbucket.org"
+PREFIX = "bbtoken: "
+
+# Explanation ids: stable names that callers, tests and the metadata file refer to.
+TOKEN_REJECTED = "token-rejected"  # noqa: S105 - an id
+EMAIL_AS_GIT_USERNAME = "email-as-git-username"
+REST_NEEDS_EMAIL = "rest-needs-email"
+READ_MISSING = "read-missing"
+WRITE_MISSING = "write-missing"
+IDENTITY_MISSING = "identity-missing"
+SCOPES_MISSING = "scopes-missing"
+NO_BITBUCKET_SCOPES = "no-bitbucket-scopes"
+APP_PASSWORD_RETIRED = "app-password-retired"  # noqa: S105 - an id
+NO_ACCESS = "no-access"
+EXPIRED = "expired"
+EXPIRES_SOON = "expires-soon"
+RATE_LIMITED = "rate-limited"
+NOT_CHECKED = "not-checked"
+NOTHING_CHECKED = "nothing-checked"
+
+ERROR = "error"  # the operation will fail
+WARNING = "warning"  # something the user probably wants will fail, or soon will
+NOTE = "note"  # worth knowing; nothing the user asked for fails
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """One explanation: a one-line summary, a few lines of detail, and the fix."""
+
+    id: str
+    summary: str
+    details: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()
+    severity: str = ERROR
+
+    def lines(self) -> list[str]:
+        return [self.summary, *self.details, *self.fix]
+
+    def text(self) -> str:
+        """The paragraph without prefixes, for callers that add their own (e.g. `Io.say`)."""
+        return "\n".join(self.lines())
+
+    def render(self, prefix: str = PREFIX) -> str:
+        """The paragraph for stderr, every line marked as ours, ending in a newline."""
+        return "".join(f"{prefix}{line}".rstrip() + "\n" for line in self.lines())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "summary": self.summary, "details": list(self.details),
+                "fix": list(self.fix), "severity": self.severity}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
+        """Forgiving: a metadata file edited by hand or by an older version still loads."""
+        def strings(value: Any) -> tuple[str, ...]:
+            if isinstance(value, (list, tuple)):
+                return tuple(str(v) for v in value)
+            return ()
+
+        return cls(id=str(data.get("id", "")), summary=str(data.get("summary", "")),
+                   details=strings(data.get("details")), fix=strings(data.get("fix")),
+                   severity=str(data.get("severity", ERROR)))
+
+
+# -- heuristics -------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_APP_PASSWORD_CHARS = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def looks_like_email(username: str | None) -> bool:
+    """`someone@example.com`: an Atlassian account email rather than a Bitbucket username."""
+    return bool(username) and _EMAIL.match(username or "") is not None
+
+
+def looks_like_app_password(secret: str | None) -> bool:
+    """A hint, not a fact: does this secret look like a retired Bitbucket app password?
+
+    App passwords are short (usually 20 letters and digits); API tokens observed so far are
+    much longer and begin with `ATATT`. Atlassian documents neither length nor prefix, so
+    this only chooses which explanation to lead with; it never decides what is stored.
+    Newer app passwords have been seen beginning with `ATBB` (longer); also only a hint.
+    """
+    if not secret:
+        return False
+    secret = secret.strip()
+    if secret.startswith("ATATT"):
+        return False
+    if secret.startswith("ATBB"):
+        return True
+    return 16 <= len(secret) <= 24 and _APP_PASSWORD_CHARS.match(secret) is not None
+
+
+# -- shared pieces ----------------------------------------------------------------------------
+
+
+def login_command(url: str | None = None, *extra: str) -> str:
+    return " ".join(["git credential-bbtoken login", url or DEFAULT_URL, *extra])
+
+
+def doctor_command(url: str | None = None) -> str:
+    return " ".join(["git credential-bbtoken doctor", url or DEFAULT_URL])
+
+
+def scopes_for_new_token(needed: Iterable[str], granted: Iterable[str] | None = None) -> list[str]:
+    """What to tick on the new token: what is needed plus the Bitbucket scopes it already had
+    (a new token replaces the old one, so dropping those would break something else)."""
+    keep = [s for s in sc.normalize_scopes(granted or ()) if s.endswith(sc.SUFFIX)]
+    return sc.sort_scopes([*sc.normalize_scopes(needed), *keep])
+
+
+def new_token_fix(url: str | None, scopes: Iterable[str], lead: str = "Fix") -> tuple[str, ...]:
+    """The fix for every scope problem: scopes cannot be edited, so it is always a new token."""
+    names = sc.sort_scopes(scopes)
+    return (
+        f"{lead}: create a new API token with scopes (scopes cannot be edited) at",
+        f"  {TOKEN_PAGE}",
+        "  (\"Create API token with scopes\", app Bitbucket) with: " + ", ".join(names),
+        f"  then run: {login_command(url)}",
+    )
+
+
+def _scope_lines(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f"Needs {sc.describe_scope(name)}." for name in names)
+
+
+def _has_line(granted: Iterable[str] | None) -> tuple[str, ...]:
+    if granted is None:
+        return ()
+    names = sc.sort_scopes(sc.normalize_scopes(granted))
+    return ("The token has: " + (", ".join(names) if names else "no scopes") + ".",)
+
+
+# -- the catalogue ----------------------------------------------------------------------------
+
+
+def token_rejected(url: str, username: str | None = None, status: int = 401) -> Explanation:
+    """401 from git or REST: the token or the username was refused; list the likely causes."""
+    causes = [
+        "  - it was created without Bitbucket scopes (plain \"Create API token\", or Jira/"
+        "Confluence scopes only)",
+        "  - it has expired or was revoked",
+        "  - it was mistyped or cut short when pasted",
+    ]
+    if username and username != TOKEN_USERNAME:
+        causes.append(f"  - the username \"{username}\" is not your Bitbucket username "
+                      f"(or use {TOKEN_USERNAME})")
+    causes.append("  - your account has no access to this repository")
+    return Explanation(
+        id=TOKEN_REJECTED,
+        summary=f"Bitbucket rejected the token for {url} ({status}).",
+        details=("Likely causes:", *causes),
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def email_as_git_username(url: str, username: str) -> Explanation:
+    """git sent the Atlassian email as the username: git over HTTPS refuses it with 401."""
+    return Explanation(
+        id=EMAIL_AS_GIT_USERNAME,
+        summary=f"git used your email ({username}) as the username for {url}; Bitbucket "
+                "refuses it for git (401).",
+        details=(f"With an API token git needs your Bitbucket username or {TOKEN_USERNAME};",
+                 "the Atlassian email is only for the REST API (--email)."),
+        fix=(f"Fix: run: {login_command(url, '--username', TOKEN_USERNAME, '--email', username)}",
+             "  and remove the email from the remote URL if it is there (see `git remote -v`)."),
+    )
+
+
+def rest_needs_email(url: str, name: str, git_accepted: bool | None = None) -> Explanation:
+    """REST answered 401 to `name:token`: REST wants the Atlassian email, not the username."""
+    if looks_like_email(name):
+        summary = f"The Bitbucket REST API rejected {name} with this token (401)."
+        details: tuple[str, ...] = (
+            ("git accepted the token, so " if git_accepted else "")
+            + f"check that {name} is the email of the Atlassian account that made the token.",
+        )
+    else:
+        summary = (f"The Bitbucket REST API rejected \"{name}\" (401): it needs your Atlassian "
+                   "account email, not the Bitbucket username.")
+        details = (f"git itself uses the Bitbucket username or {TOKEN_USERNAME}; REST uses the "
+                   "email.",)
+    return Explanation(
+        id=REST_NEEDS_EMAIL, summary=summary, details=details,
+        fix=(f"Fix: run: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}",),
+        severity=WARNING,
+    )
+
+
+def read_missing(url: str, granted: Iterable[str] | None = None) -> Explanation:
+    """Write-only or admin-only token: clone/fetch answer 403 (no scope includes another)."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    needed = [sc.READ_REPOSITORY]
+    if have and sc.WRITE_REPOSITORY in have:
+        needed.append(sc.WRITE_REPOSITORY)
+    return Explanation(
+        id=READ_MISSING,
+        summary=f"The token cannot clone or fetch {url}: it lacks {sc.READ_REPOSITORY} (403).",
+        details=(*_scope_lines([sc.READ_REPOSITORY]),
+                 f"{sc.WRITE_REPOSITORY} and {sc.ADMIN_REPOSITORY} do not include read.",
+                 *_has_line(have)),
+        fix=new_token_fix(url, scopes_for_new_token(needed, have)),
+    )
+
+
+def write_missing(url: str, granted: Iterable[str] | None = None,
+                  maybe_permission: bool = False) -> Explanation:
+    """Read-only token used for push: git-receive-pack answers 403."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    details = [*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have)]
+    if maybe_permission:
+        details.append(f"If the token does have {sc.WRITE_REPOSITORY}, your account may lack "
+                       "write access to this repository: ask a workspace admin.")
+    return Explanation(
+        id=WRITE_MISSING,
+        summary=f"The token cannot push to {url}: it lacks {sc.WRITE_REPOSITORY} (403).",
+        details=tuple(details),
+        fix=new_token_fix(url, scopes_for_new_token(
+            [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY], have)),
+        severity=WARNING,
+    )
+
+
+def identity_missing(url: str, granted: Iterable[str] | None = None) -> Explanation:
+    """No read:user: git works, but tools that call GET /2.0/user do not."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    return Explanation(
+        id=IDENTITY_MISSING,
+        summary=f"The token lacks {sc.READ_USER}: git works, but Sourcetree, Fork and IDE "
+                "account panels cannot check who you are.",
+        details=(*_scope_lines([sc.READ_USER]), *_has_line(have)),
+        fix=new_token_fix(url, scopes_for_new_token([sc.READ_USER], have),
+                          lead="Fix, if you use those tools"),
+        severity=NOTE,
+    )
+
+
+def scopes_missing(url: str, operation: sc.Operation, missing: Iterable[str],
+                   granted: Iterable[str] | None = None) -> Explanation:
+    """Any operation's missing scopes; dispatches to the specific texts where there is one."""
+    names = [s for s in sc.normalize_scopes(missing)]
+    names = [s for s in sc.NEEDS[operation] if s in names] + sc.sort_scopes(
+        s for s in names if s not in sc.NEEDS[operation])
+    if operation is sc.Operation.CLONE:
+        return read_missing(url, granted)
+    if operation is sc.Operation.PUSH:
+        if sc.READ_REPOSITORY in names:
+            return read_missing(url, granted)
+        return write_missing(url, granted)
+    if operation is sc.Operation.IDENTITY:
+        return identity_missing(url, granted)
+    have = None if granted is None else sc.normalize_scopes(granted)
+    return Explanation(
+        id=SCOPES_MISSING,
+        summary=f"The token cannot be used for {sc.OPERATION_DESCRIPTIONS[operation]}: "
+                f"it lacks {', '.join(names)}.",
+        details=(*_scope_lines(names), *_has_line(have)),
+        fix=new_token_fix(url, scopes_for_new_token(sc.NEEDS[operation], have)),
+        severity=NOTE,
+    )
+
+
+def no_bitbucket_scopes(url: str, granted: Iterable[str] = ()) -> Explanation:
+    """The token has scopes, but none for Bitbucket (e.g. Jira only): 401 everywhere."""
+    return Explanation(
+        id=NO_BITBUCKET_SCOPES,
+        summary="The token has no Bitbucket scopes, so Bitbucket rejects it everywhere (401).",
+        details=(*_has_line(granted),
+                 "Tokens from the plain \"Create API token\" button have no scopes at all."),
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def app_password_retired(url: str, username: str | None = None,
+                         status: int = 410) -> Explanation:
+    """A retired app password (410, or 401 with a short secret and a username)."""
+    who = f" for {username}" if username else ""
+    if status == 410:
+        summary = (f"Bitbucket refused an app password{who} on {url} (410): app passwords were "
+                   f"removed on {APP_PASSWORDS_REMOVED}; only API tokens work now.")
+    else:
+        # Only a hint (see looks_like_app_password): say "looks like", not "is".
+        summary = (f"Bitbucket rejected the password{who} on {url} ({status}); it looks like an "
+                   f"app password, and app passwords were removed on {APP_PASSWORDS_REMOVED}.")
+    return Explanation(
+        id=APP_PASSWORD_RETIRED,
+        summary=summary,
+        details=("Another credential helper (osxkeychain, manager, store) may still hold it;",
+                 f"`{doctor_command(url)}` shows which helpers git asks first."),
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def no_access(url: str, status: int = 404, username: str | None = None) -> Explanation:
+    """The token works (or may) but does not reach this workspace or repository."""
+    details = ["A token reaches only the workspaces and repositories its Atlassian account "
+               "can see.", "Check the URL for typos and your access on bitbucket.org."]
+    if username and username != TOKEN_USERNAME:
+        details.append(f"Or \"{username}\" is not your Bitbucket username: use yours, or "
+                       f"{TOKEN_USERNAME}.")
+    return Explanation(
+        id=NO_ACCESS,
+        summary=f"The token is not valid for {url} ({status}): no such repository, or your "
+                "account has no access to it.",
+        details=tuple(details),
+        fix=("Fix: if another account has access, create the token as that account at",
+             f"  {TOKEN_PAGE}", f"  then run: {login_command(url)}"),
+    )
+
+
+def expired(url: str, date: datetime.date | str) -> Explanation:
+    """Past the expiry date the user gave: Bitbucket will answer 401."""
+    return Explanation(
+        id=EXPIRED,
+        summary=f"The token for {url} expired on {_date(date)}; Bitbucket will reject it (401).",
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def expires_soon(url: str, date: datetime.date | str, days: int) -> Explanation:
+    """A warning ahead of the expiry date; Bitbucket itself never tells a client."""
+    when = "today" if days <= 0 else ("tomorrow" if days == 1 else f"in {days} days")
+    return Explanation(
+        id=EXPIRES_SOON,
+        summary=f"The token for {url} expires {when} ({_date(date)}).",
+        fix=("Fix: before then, create a new token at", f"  {TOKEN_PAGE}",
+             f"  and run: {login_command(url)}"),
+        severity=WARNING,
+    )
+
+
+def rate_limited(url: str, retry_after: str | int | None = None) -> Explanation:
+    """429: Bitbucket counts requests per user over a rolling hour."""
+    wait = _retry_after_text(retry_after)
+    return Explanation(
+        id=RATE_LIMITED,
+        summary=f"Bitbucket is rate limiting this account (429); the token for {url} was not "
+                "checked.",
+        details=(f"Limits are counted per user over a rolling hour.{wait}",),
+        fix=(f"Check later with: {doctor_command(url)}",),
+        severity=NOTE,
+    )
+
+
+def not_checked(url: str, reasons: Iterable[str], tls: bool = False,
+                partial: bool = False) -> Explanation:
+    """Unreachable, timed out, TLS failure, unexpected status: say plainly what was not decided.
+
+    `partial`: some checks did answer; only the listed ones are missing."""
+    listed = [r for r in reasons if r]
+    details = [("Some checks did not answer" if partial else "Nothing was checked")
+               + "; this does not mean the token is invalid:"]
+    details += [f"  - {r}" for r in listed]
+    if tls:
+        details.append("Behind a company proxy or private CA? Set git's http.sslCAInfo (or "
+                       "REQUESTS_CA_BUNDLE) to its certificate file.")
+    return Explanation(
+        id=NOT_CHECKED,
+        summary=f"Could not {'fully ' if partial else ''}check the token for {url}.",
+        details=tuple(details),
+        fix=(f"Check later with: {doctor_command(url)}",),
+        severity=NOTE,
+    )
+
+
+def nothing_checked(url: str) -> Explanation:
+    """No repository in the URL and no email: there is nothing safe to probe."""
+    return Explanation(
+        id=NOTHING_CHECKED,
+        summary=f"The token for {url} was stored without checking it: the URL names no "
+                "repository and no --email was given.",
+        fix=(f"Check it with: {doctor_command(url.rstrip('/') + '/WORKSPACE/REPO')}",
+             f"  or log in with --email: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}"),
+        severity=NOTE,
+    )
+
+
+# Ids to the builders that make them, for callers that pick an explanation by name.
+CATALOGUE = {
+    TOKEN_REJECTED: token_rejected,
+    EMAIL_AS_GIT_USERNAME: email_as_git_username,
+    REST_NEEDS_EMAIL: rest_needs_email,
+    READ_MISSING: read_missing,
+    WRITE_MISSING: write_missing,
+    IDENTITY_MISSING: identity_missing,
+    SCOPES_MISSING: scopes_missing,
+    NO_BITBUCKET_SCOPES: no_bitbucket_scopes,
+    APP_PASSWORD_RETIRED: app_password_retired,
+    NO_ACCESS: no_access,
+    EXPIRED: expired,
+    EXPIRES_SOON: expires_soon,
+    RATE_LIMITED: rate_limited,
+    NOT_CHECKED: not_checked,
+    NOTHING_CHECKED: nothing_checked,
+}
+
+
+def for_rejection(url: str, username: str | None, secret: str | None,
+                  status: int = 401) -> Explanation:
+    """The best explanation for a 401/410 from git: the most specific likely cause first."""
+    if status == 410:
+        return app_password_retired(url, username, status)
+    if looks_like_email(username):
+        return email_as_git_username(url, username or "")
+    if username and username != TOKEN_USERNAME and looks_like_app_password(secret):
+        return app_password_retired(url, username, status)
+    return token_rejected(url, username, status)
+
+
+def expiry_notice(url: str, expiry: datetime.date, today: datetime.date,
+                  warn_days: int = 14) -> Explanation | None:
+    """`expired` once the date has passed, `expires_soon` within `warn_days`, else None."""
+    days = (expiry - today).days
+    if days < 0:
+        return expired(url, expiry)
+    if days <= warn_days:
+        return expires_soon(url, expiry, days)
+    return None
+
+
+def _date(date: datetime.date | str) -> str:
+    return date.isoformat() if isinstance(date, datetime.date) else str(date)
+
+
+def _retry_after_text(retry_after: str | int | None) -> str:
+    if retry_after is None or retry_after == "":
+        return ""
+    text = str(retry_after).strip()
+    if text.isdigit():
+        seconds = int(text)
+        if seconds >= 120:
+            return f" Bitbucket asks to wait about {round(seconds / 60)} minutes."
+        return f" Bitbucket asks to wait {seconds} seconds."
+    return f" Bitbucket asks to wait until {text}."

@@ -1,0 +1,119 @@
+"""Which git command started the helper: a push, or something that only reads.
+
+git does not tell a helper why it wants a credential, and a 403 on push comes with no second
+call. So before answering we look up the process tree: on Linux and macOS the chain is
+`git credential-bbtoken get` <- (sh -c) <- `git-remote-https` <- `git remote-https` <-
+`git push origin main`. Best effort: anything unreadable means "unknown", never an error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+PUSH = "push"
+FETCH = "fetch"
+UNKNOWN = "unknown"
+
+_READ_COMMANDS = {"fetch", "clone", "pull", "ls-remote", "remote-https", "remote-http",
+                  "submodule", "lfs"}
+MAX_DEPTH = 8
+
+# git's global options that take a value as the next argument: `git -C dir push` etc.
+_OPTIONS_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path",
+                       "--config-env", "--super-prefix"}
+
+
+def detect() -> str:
+    """PUSH, FETCH or UNKNOWN for the git command that asked for this credential.
+    BBTOKEN_GIT_OPERATION (push|fetch) overrides, for wrappers that know better."""
+    forced = os.environ.get("BBTOKEN_GIT_OPERATION", "").lower()
+    if forced in (PUSH, FETCH):
+        return forced
+    try:
+        for argv in _ancestors():
+            operation = classify(argv)
+            if operation != UNKNOWN:
+                return operation
+    except OSError:
+        pass
+    return UNKNOWN
+
+
+def classify(argv: list[str]) -> str:
+    """What one ancestor's command line says: `git push ...` -> PUSH; `git fetch`, `git clone`
+    ... -> FETCH; anything else (a shell, `git-remote-https`) -> UNKNOWN, keep looking."""
+    if not argv:
+        return UNKNOWN
+    program = argv[0].replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if program.endswith(".exe"):
+        program = program[:-4]
+    if program.startswith("git-") and program != "git-credential-bbtoken":
+        subcommand = program[4:]
+    elif program == "git":
+        subcommand = _subcommand(argv[1:])
+    else:
+        return UNKNOWN
+    if subcommand in ("push", "send-pack"):
+        return PUSH
+    if subcommand in ("remote-https", "remote-http"):
+        return UNKNOWN  # the transport serves both directions; its parent decides
+    if subcommand in _READ_COMMANDS:
+        return FETCH
+    return UNKNOWN
+
+
+def _subcommand(args: list[str]) -> str:
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in _OPTIONS_WITH_VALUE:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return ""
+
+
+def _ancestors() -> list[list[str]]:
+    if sys.platform.startswith("linux"):
+        return _linux_ancestors()
+    if sys.platform == "darwin":
+        return _ps_ancestors()
+    return []
+
+
+def _linux_ancestors() -> list[list[str]]:
+    chain = []
+    pid = os.getppid()
+    for _ in range(MAX_DEPTH):
+        if pid <= 1:
+            break
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+        chain.append([part.decode("utf-8", "replace") for part in raw.split(b"\0") if part])
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        # The command name in parentheses may hold spaces: the fields after its last ')'.
+        pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+    return chain
+
+
+def _ps_ancestors() -> list[list[str]]:
+    chain = []
+    pid = os.getppid()
+    for _ in range(MAX_DEPTH):
+        if pid <= 1:
+            break
+        out = subprocess.run(["ps", "-o", "ppid=,command=", "-p", str(pid)],
+                             capture_output=True, text=True, timeout=2).stdout.strip()
+        if not out:
+            break
+        parent, _, command = out.partition(" ")
+        chain.append(command.split())
+        pid = int(parent)
+    return chain

@@ -1,0 +1,79 @@
+"""Asking a person for a username or token, by git's own rules.
+
+git asks through an askpass program (GIT_ASKPASS, then core.askPass, then SSH_ASKPASS) even
+when GIT_TERMINAL_PROMPT=0, through the terminal only when that is not 0, and nobody when
+`credential.interactive` is false. The prompts use git's exact wording (`Username for
+'<url>': `, `Password for '<url>': `) because IDE dialogs, JetBrains' among them, parse it.
+The token is handed back on the program's stdout, never on a command line.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+
+from git_credential_bbtoken.gitconfig import run_git
+
+
+class NobodyToAsk(Exception):
+    """No askpass program and no terminal: git's rules say not to ask."""
+
+
+def askpass_program() -> str | None:
+    for value in (os.environ.get("GIT_ASKPASS"), _core_askpass(), os.environ.get("SSH_ASKPASS")):
+        if value:
+            return value
+    return None
+
+
+def _core_askpass() -> str | None:
+    result = run_git(["config", "--get", "core.askPass"])
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def interactive_allowed() -> bool:
+    result = run_git(["config", "--type=bool", "--get", "credential.interactive"])
+    return not (result.returncode == 0 and result.stdout.strip() == "false")
+
+
+def can_ask() -> bool:
+    if not interactive_allowed():
+        return False
+    if askpass_program():
+        return True
+    return os.environ.get("GIT_TERMINAL_PROMPT", "1") not in ("0", "false") and _has_terminal()
+
+
+def _has_terminal() -> bool:
+    try:
+        with open("/dev/tty", "rb"):  # noqa: SIM115 - only probing
+            return True
+    except OSError:
+        return False
+
+
+def ask(prompt: str, secret: bool) -> str:
+    """The answer to `prompt` (git's wording), from askpass or the terminal."""
+    program = askpass_program()
+    if program:
+        # As git does: the program is run through the shell with the prompt as its one
+        # argument (git for Windows runs it directly).
+        argv = ([program, prompt] if os.name == "nt"
+                else ["/bin/sh", "-c", program + ' "$@"', program, prompt])
+        try:
+            result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired):
+            raise NobodyToAsk(f"the askpass program {program!r} could not be run") from None
+        if result.returncode != 0:
+            raise NobodyToAsk(f"the askpass program {program!r} failed")
+        return result.stdout.split("\n", 1)[0].rstrip("\r")
+    if os.environ.get("GIT_TERMINAL_PROMPT", "1") in ("0", "false") or not _has_terminal():
+        raise NobodyToAsk("no askpass program and no terminal")
+    if secret:
+        return getpass.getpass(prompt)  # reads /dev/tty without echo
+    with open("/dev/tty", "r+") as tty:
+        tty.write(prompt)
+        tty.flush()
+        return tty.readline().rstrip("\r\n")
