@@ -34,7 +34,8 @@ def _utc_date(timestamp: int) -> datetime.date:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).date()
 
 
-def before_answer(entry: Entry, request: Request, io: Io, credentials: CredentialStore) -> str:
+def before_answer(entry: Entry, secret: str, request: Request, io: Io,
+                  credentials: CredentialStore) -> str:
     """Look at what is known of a stored token before serving it."""
     url = request.url
     if entry.expiry is not None:
@@ -55,6 +56,26 @@ def before_answer(entry: Entry, request: Request, io: Io, credentials: Credentia
                 log.debug("could not record the expiry warning: %s", type(exc).__name__)
     validation = entry.validation or {}
     granted = validation.get("scopes")
+    if validation.get("can_clone") is False:
+        # Stored with `login --force` although the check said it cannot work: say why again
+        # rather than letting git fail with a bare status code.
+        problems = [explain.Explanation.from_dict(p) for p in validation.get("problems") or []
+                    if isinstance(p, dict)]
+        errors = [p for p in problems if p.severity == explain.ERROR]
+        for problem in errors or [explain.read_missing(url, granted if isinstance(
+                granted, list) else None)]:
+            io.say(problem.text())
+        return QUIT
+    if not validation and entry.username != TOKEN_USERNAME and \
+            explain.looks_like_app_password(secret):
+        # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
+        # which git does not even call erase: the stale secret would stay forever.
+        retired = explain.app_password_retired(url, entry.username)
+        io.say("\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
+                          f"app password; app passwords were removed on "
+                          f"{explain.APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
+                          *retired.details, *retired.fix]))
+        return QUIT
     if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
         io.say(explain.read_missing(url, granted).text())

@@ -36,7 +36,7 @@ import sys
 __all__ = ["FastPathUnavailable", "SECRET_SERVICE_BACKEND", "applies", "keyring_config_path",
            "lookup"]
 
-SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
+SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"  # noqa: S105 - a class
 
 # Seconds for the whole lookup (connect, authenticate, four calls). The Secret Service answers
 # in about a millisecond; a daemon still starting (D-Bus activation) or hung is keyring's
@@ -325,7 +325,7 @@ def _type_end(signature: str, i: int) -> int:
     if char == "a":
         return _type_end(signature, i + 1)
     if char in "({":
-        close, depth, j = ")" if char == "(" else "}", 0, i
+        depth, j = 0, i
         while True:
             if signature[j] in "({":
                 depth += 1

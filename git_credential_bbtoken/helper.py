@@ -132,10 +132,11 @@ def get(record: Credential, io: Io) -> int:
         return 0
     debug.register_secret(secret)
     debug.register_secret(refresh_token)
-    if request.config.is_bitbucket and (entry.expiry is not None or entry.validation):
+    if request.config.is_bitbucket and (entry.expiry is not None or entry.validation
+                                        or entry.username != TOKEN_USERNAME):
         from git_credential_bbtoken import advice
 
-        decision = advice.before_answer(entry, request, io, store)
+        decision = advice.before_answer(entry, secret, request, io, store)
         if decision == advice.QUIT:
             io.answer([("quit", "1")])
             return 0

@@ -1,0 +1,381 @@
+"""Tests of bitbucket.py against real sockets: the shared Bitbucket-like HTTPS rig
+(tests/rig, the `bitbucket` fixture) and, for failures no server can fake, plain listeners
+that refuse or never answer. No mocks: the client's requests really go over the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import socket
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from git_credential_bbtoken import bitbucket as bb
+from git_credential_bbtoken import explain as ex
+
+R = "read:repository:bitbucket"
+W = "write:repository:bitbucket"
+A = "admin:repository:bitbucket"
+U = "read:user:bitbucket"
+WS = "read:workspace:bitbucket"
+TOKEN = "ATATT3xFfGF0" + "k" * 60  # noqa: S105 - a test token
+EMAIL = "alice@example.com"
+RIG = pathlib.Path(__file__).parent / "rig" / "server.py"
+needs_rig = pytest.mark.skipif(not RIG.exists(), reason="the shared test rig (tests/rig) is "
+                               "not there yet")
+
+
+def assert_no_secret(validation: bb.Validation, secret: str = TOKEN) -> None:
+    """The token is in nothing the caller might store or print."""
+    dumped = json.dumps(validation.to_dict())
+    assert secret not in dumped
+    assert secret not in repr(validation)
+    for problem in validation.problems:
+        assert secret not in problem.render()
+
+
+# -- without a server -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "base", "repo", "shown"), [
+    ("https://bitbucket.org", "https://bitbucket.org", None, "https://bitbucket.org"),
+    ("bitbucket.org", "https://bitbucket.org", None, "https://bitbucket.org"),
+    ("https://bitbucket.org/acme", "https://bitbucket.org", None, "https://bitbucket.org/acme"),
+    ("https://bitbucket.org/acme/widgets.git", "https://bitbucket.org", "acme/widgets.git",
+     "https://bitbucket.org/acme/widgets.git"),
+    ("https://127.0.0.1:8443/acme/widgets", "https://127.0.0.1:8443", "acme/widgets",
+     "https://127.0.0.1:8443/acme/widgets"),
+])
+def test_target_for_url(url: str, base: str, repo: str | None, shown: str) -> None:
+    target = bb.Target.for_url(url)
+    assert (target.base_url, target.repo_path, target.url) == (base, repo, shown)
+    assert target.api_url == "https://api.bitbucket.org/2.0"
+
+
+@pytest.mark.parametrize(("repo_path", "pair"), [
+    ("ws/repo", ("ws", "repo")),
+    ("ws/repo.git", ("ws", "repo")),
+    ("/ws/repo.git/info/lfs", ("ws", "repo")),
+    ("ws", None),
+    (None, None),
+])
+def test_workspace_and_repo(repo_path: str | None, pair: tuple[str, str] | None) -> None:
+    assert bb.Target("https://bitbucket.org", repo_path).workspace_and_repo == pair
+
+
+def test_secret_never_prints() -> None:
+    secret = bb.Secret(TOKEN)
+    assert TOKEN not in repr(secret) and TOKEN not in str(secret) and TOKEN not in f"{secret}"
+    assert secret.reveal() == TOKEN
+
+
+def test_validation_round_trip_is_json_safe() -> None:
+    v = bb.Validation(scopes=frozenset({W, R}), can_clone=True, can_push=False, identity=None,
+                      username_ok=True, checked_at="2026-03-01T10:00:00+00:00",
+                      sources=[bb.GIT_PROBE], problems=[ex.write_missing("u", [R])],
+                      not_checked=["x"], account="alice", reasons={"clone": "git probe"})
+    data = json.loads(json.dumps(v.to_dict()))
+    assert data["scopes"] == [R, W]
+    assert bb.Validation.from_dict(data) == v
+
+
+@pytest.mark.parametrize("data", [None, {}, {"scopes": "nope", "can_clone": "yes",
+                                              "problems": [1, {"id": "x"}], "reasons": []}])
+def test_validation_from_dict_is_forgiving(data: Any) -> None:
+    v = bb.Validation.from_dict(data)
+    assert v.scopes is None and v.can_clone is None
+    assert all(isinstance(p, ex.Explanation) for p in v.problems)
+
+
+def test_verdict_table() -> None:
+    v = bb.Validation(scopes=frozenset({R, U}), can_clone=True,
+                      reasons={"clone": "git probe: allowed (200)"})
+    rows = {row.what: row for row in v.verdict_table()}
+    assert rows["clone"] == ("clone", "yes", "git probe: allowed (200)")
+    assert rows["push"].answer == "unknown"  # can_push was not decided
+    assert rows["workspaces"] == ("workspaces", "no", f"lacks {WS}")
+    assert rows["pull requests (read)"].answer == "no"
+    unknown = {row.what: row for row in bb.Validation().verdict_table()}
+    assert {row.answer for row in unknown.values()} == {"unknown"}
+
+
+def test_nothing_to_check_makes_no_request() -> None:
+    # Port 9 on loopback: if a request were made it would fail, and show up in not_checked.
+    v = bb.validate(bb.Target("https://127.0.0.1:9", None, "https://127.0.0.1:9/2.0"),
+                    "alice", TOKEN)
+    assert v.problem_ids == [ex.NOTHING_CHECKED]
+    assert v.not_checked == ["no repository in the URL and no email given"]
+    assert v.sources == []
+
+
+def test_refuses_plain_http_to_a_real_host() -> None:
+    target = bb.Target("http://bitbucket.example.invalid", "ws/repo",
+                       "http://api.bitbucket.example.invalid/2.0")
+    v = bb.validate(target, "alice", TOKEN, EMAIL)
+    assert v.can_clone is None and v.scopes is None
+    assert any("refusing to send a token over http" in r for r in v.not_checked)
+    assert_no_secret(v)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again: connecting is refused
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A listener that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_unreachable_is_not_checked(closed_port: int) -> None:
+    base = f"https://127.0.0.1:{closed_port}"
+    v = bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0"), "alice", TOKEN, EMAIL)
+    assert (v.can_clone, v.can_push, v.scopes, v.identity) == (None, None, None, None)
+    assert v.problem_ids == [ex.NOT_CHECKED]
+    assert any("could not connect" in r for r in v.not_checked)
+    assert "doctor" in v.problems[0].render()
+    assert_no_secret(v)
+
+
+def test_silent_server_is_bounded_by_the_deadline(silent_port: int) -> None:
+    base = f"https://127.0.0.1:{silent_port}"
+    start = time.monotonic()
+    v = bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0"), "alice", TOKEN, EMAIL,
+                    deadline=0.6)
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.5, elapsed
+    assert v.can_clone is None and v.scopes is None
+    assert v.problem_ids == [ex.NOT_CHECKED]
+    assert_no_secret(v)
+
+
+def test_probe_without_repository_is_not_checked() -> None:
+    result = bb.probe_git(bb.Target("https://127.0.0.1:9"), "alice", TOKEN, bb.UPLOAD_PACK)
+    assert result.outcome is bb.Outcome.NOT_CHECKED
+
+
+# -- against the shared rig -------------------------------------------------------------------
+
+
+def rig_target(bitbucket: Any, repo: str | None = "acme/widgets") -> bb.Target:
+    return bb.Target(bitbucket.url, repo, bitbucket.api_url, bitbucket.ca_file)
+
+
+@pytest.fixture
+def rig(bitbucket: Any) -> Any:
+    bitbucket.add_user("alice", EMAIL, workspaces=["acme"])
+    bitbucket.add_repo("acme/widgets")
+    return bitbucket
+
+
+@needs_rig
+@pytest.mark.parametrize(("scopes", "clone", "push", "ids"), [
+    ([R, W, U], True, True, []),
+    ([R, U], True, False, [ex.WRITE_MISSING]),
+    ([W, U], False, False, [ex.READ_MISSING]),
+    ([A, U], False, False, [ex.READ_MISSING]),
+    ([R, W], True, True, [ex.IDENTITY_MISSING]),
+])
+@pytest.mark.parametrize("headers", [True, False])
+def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: list[str],
+                    headers: bool) -> None:
+    rig.add_token(TOKEN, "alice", scopes=scopes)
+    rig.send_scope_headers = headers
+    v = bb.validate(rig_target(rig), "x-bitbucket-api-token-auth", TOKEN, EMAIL)
+    assert (v.can_clone, v.can_push) == (clone, push)
+    assert v.identity is (U in scopes)
+    assert v.problem_ids == ids
+    assert v.sources == [bb.GIT_PROBE, bb.REST]
+    # A header or a 403 body lists the scopes; otherwise they stay unknown (never guessed).
+    assert v.scopes is None or set(v.scopes) == set(scopes)
+    # A few requests only; git is asked only about info/refs (nothing is pushed), with the
+    # git username; REST only with the email.
+    log = rig.requests
+    assert 2 <= len(log) <= 4
+    for entry in log:
+        if entry.surface == "git":
+            assert entry.method == "GET" and entry.path.endswith("/info/refs")
+            assert entry.username == "x-bitbucket-api-token-auth"
+        else:
+            assert entry.surface == "rest" and entry.username == EMAIL
+    named = {ex.READ_MISSING: R, ex.WRITE_MISSING: W, ex.IDENTITY_MISSING: U}
+    for problem in v.problems:
+        assert named[problem.id] in problem.render()
+        assert ex.TOKEN_PAGE in problem.render()
+    assert_no_secret(v)
+
+
+@needs_rig
+def test_rig_git_only_and_username(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W])
+    for username in ("alice", "x-bitbucket-api-token-auth"):
+        v = bb.validate(rig_target(rig), username, TOKEN)
+        assert (v.can_clone, v.can_push, v.username_ok) == (True, True, True)
+        assert v.scopes is None and v.sources == [bb.GIT_PROBE]
+    v = bb.validate(rig_target(rig), EMAIL, TOKEN)
+    assert v.can_clone is False and v.username_ok is False
+    assert v.problem_ids == [ex.EMAIL_AS_GIT_USERNAME]
+
+
+@needs_rig
+@pytest.mark.parametrize("state", [{"expired": True}, {"revoked": True}])
+def test_rig_rejected_token(rig: Any, state: dict[str, bool]) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W], **state)
+    v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL)
+    assert v.can_clone is False and v.can_push is False
+    assert ex.TOKEN_REJECTED in v.problem_ids
+    assert_no_secret(v)
+
+
+@needs_rig
+def test_rig_unscoped_token_is_rejected(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[])
+    v = bb.validate(rig_target(rig), "alice", TOKEN)
+    assert v.can_clone is False
+    assert v.problem_ids == [ex.TOKEN_REJECTED]
+    assert "without Bitbucket scopes" in v.problems[0].render()
+
+
+@needs_rig
+def test_rig_app_password(rig: Any) -> None:
+    secret = "ABCDEFGHabcdefgh1234"  # noqa: S105 - a test app password
+    rig.add_app_password(secret, "alice")
+    v = bb.validate(rig_target(rig), "alice", secret)
+    assert v.can_clone is False
+    assert v.problem_ids == [ex.APP_PASSWORD_RETIRED]
+    assert "2026-07-28" in v.problems[0].render()
+    assert_no_secret(v, secret)
+
+
+@needs_rig
+def test_rig_rest_needs_email_not_username(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    v = bb.validate(rig_target(rig, None), "alice", TOKEN, email="alice")
+    assert v.problem_ids == [ex.REST_NEEDS_EMAIL]
+    assert v.scopes is None
+
+
+@needs_rig
+@pytest.mark.parametrize("headers", [True, False])
+def test_rig_rest_only(rig: Any, headers: bool) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, U, WS])
+    rig.send_scope_headers = headers
+    v = bb.validate(rig_target(rig, None), "alice", TOKEN, EMAIL)
+    assert v.sources == [bb.REST]
+    assert v.identity is True
+    if headers:
+        assert v.scopes is not None and set(v.scopes) == {R, U, WS}
+    rows = {row.what: row.answer for row in v.verdict_table()}
+    assert rows["identity (Sourcetree, IDEs)"] == "yes"
+    assert len(rig.requests) <= 2
+
+
+@needs_rig
+@pytest.mark.parametrize("status", [404, 410])
+def test_rig_rest_gone_is_not_checked(rig: Any, status: int) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    if status == 410:
+        rig.user_endpoint_gone = True
+    else:
+        rig.rest_status_override = 404
+    v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL)
+    assert (v.can_clone, v.can_push) == (True, True)  # the git probes still answered
+    assert v.scopes is None
+    assert ex.NOT_CHECKED in v.problem_ids and ex.TOKEN_REJECTED not in v.problem_ids
+    assert any(str(status) in r for r in v.not_checked)
+
+
+@needs_rig
+@pytest.mark.parametrize(("status", "expected"), [(429, ex.RATE_LIMITED), (503, ex.NOT_CHECKED),
+                                                  (500, ex.NOT_CHECKED)])
+def test_rig_rest_trouble(rig: Any, status: int, expected: str) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    rig.rest_status_override = status
+    v = bb.validate(rig_target(rig, None), "alice", TOKEN, EMAIL)
+    assert v.scopes is None and v.identity is None
+    assert v.problem_ids == [expected]
+    assert "doctor" in v.problems[0].render()
+
+
+@needs_rig
+def test_rig_slow_rest_is_bounded(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    rig.rest_delay = 5
+    start = time.monotonic()
+    v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL, deadline=1.0)
+    assert time.monotonic() - start < 2.0
+    assert (v.can_clone, v.can_push) == (True, True)
+    assert v.scopes is None and v.problem_ids == [ex.NOT_CHECKED]
+
+
+@needs_rig
+def test_rig_slow_git_is_bounded(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    rig.git_delay = 5
+    start = time.monotonic()
+    v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL, deadline=1.0)
+    assert time.monotonic() - start < 2.0
+    assert v.can_clone is None and v.scopes is None
+    assert v.problem_ids == [ex.NOT_CHECKED]
+    assert any("time" in r for r in v.not_checked)
+
+
+@needs_rig
+def test_rig_tls_needs_the_ca_file(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    target = bb.Target(rig.url, "acme/widgets", rig.api_url, None)
+    v = bb.validate(target, "alice", TOKEN, EMAIL)
+    assert v.can_clone is None and v.problem_ids == [ex.NOT_CHECKED]
+    assert "sslCAInfo" in v.problems[0].render()
+
+
+@needs_rig
+def test_rig_ca_bundle_from_environment(rig: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W])
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", rig.ca_file)
+    v = bb.validate(bb.Target(rig.url, "acme/widgets", rig.api_url, None), "alice", TOKEN)
+    assert v.can_clone is True
+
+
+@needs_rig
+def test_rig_unknown_repository(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W])
+    v = bb.validate(rig_target(rig, "acme/nope"), "alice", TOKEN)
+    assert v.can_clone is False
+    assert v.problem_ids[0] in (ex.TOKEN_REJECTED, ex.NO_ACCESS)
+
+
+def test_missing_ca_file_is_not_checked(closed_port: int, tmp_path: pathlib.Path) -> None:
+    base = f"https://127.0.0.1:{closed_port}"
+    missing = str(tmp_path / "no-such-ca.pem")
+    v = bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0", missing), "alice", TOKEN)
+    assert v.can_clone is None and v.problem_ids == [ex.NOT_CHECKED]
+    assert "sslCAInfo" in v.problems[0].render()

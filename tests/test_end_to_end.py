@@ -1,0 +1,246 @@
+"""The real git against the Bitbucket-like test server, through `credential.helper=bbtoken`.
+
+Each test starts from `git credential-bbtoken setup <server>` in an isolated HOME, as a user
+would, and looks at what git and the helper print, what the server was asked, and what stays
+stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rig.askpass import Askpass
+from rig.server import BitbucketServer
+
+READ = "read:repository:bitbucket"
+WRITE = "write:repository:bitbucket"
+USER = "read:user:bitbucket"
+GOOD = "ATATT3xFfGF0-good-token-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def run(*args: str, cwd: Path | None = None, input: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), cwd=cwd, input=input, capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def bbtoken(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run("git", "credential-bbtoken", *args, input=input)
+
+
+def listed() -> list[dict[str, Any]]:
+    result = bbtoken("list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)["credentials"]
+    return rows
+
+
+@pytest.fixture
+def server(bitbucket: BitbucketServer, secret_service: object) -> BitbucketServer:
+    bitbucket.add_user("alice", "alice@example.com", workspaces=["acme"])
+    bitbucket.add_repo("acme/widgets")
+    result = bbtoken("setup", bitbucket.url)
+    assert result.returncode == 0, result.stderr
+    return bitbucket
+
+
+def login(server: BitbucketServer, token: str, *extra: str, path: str = "acme/widgets"
+          ) -> subprocess.CompletedProcess[str]:
+    return bbtoken("login", f"{server.url}/{path}", "--token-stdin", *extra, input=token + "\n")
+
+
+def git_requests(server: BitbucketServer) -> list[Any]:
+    return [r for r in server.requests if not r.path.startswith("/2.0")]
+
+
+def test_clone_and_push_with_a_stored_token(server: BitbucketServer, tmp_path: Path) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    assert login(server, GOOD).returncode == 0
+    server.clear_log()
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
+    assert clone.returncode == 0, clone.stderr
+    # get answered from storage: the helper itself asked the server nothing (the only
+    # requests are git's own, each with the stored credential after the first challenge).
+    assert all(r.path.startswith("/acme/widgets.git") for r in server.requests)
+    assert {r.username for r in server.requests} <= {None, "x-bitbucket-api-token-auth"}
+    (tmp_path / "w" / "new.txt").write_text("hello\n")
+    run("git", "-C", str(tmp_path / "w"), "add", "new.txt")
+    run("git", "-C", str(tmp_path / "w"), "-c", "user.name=t", "-c", "user.email=t@e",
+        "commit", "-m", "new")
+    push = run("git", "-C", str(tmp_path / "w"), "push", "origin", "HEAD")
+    assert push.returncode == 0, push.stderr
+
+
+def test_clone_without_a_token_fails_cleanly(server: BitbucketServer, tmp_path: Path) -> None:
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
+    assert clone.returncode != 0
+    assert "Traceback" not in clone.stderr
+    assert "terminal prompts disabled" in clone.stderr
+
+
+@pytest.mark.parametrize("scopes", [["admin:repository:bitbucket"], [WRITE]])
+def test_login_refuses_a_token_that_cannot_clone(server: BitbucketServer,
+                                                 scopes: list[str]) -> None:
+    server.add_token("ATATT-no-read-token-000000000000000000000000", "alice", scopes=scopes)
+    refused = login(server, "ATATT-no-read-token-000000000000000000000000")
+    assert refused.returncode == 1
+    assert READ in refused.stderr
+    assert "id.atlassian.com/manage-profile/security/api-tokens" in refused.stderr
+    assert listed() == []
+    forced = login(server, "ATATT-no-read-token-000000000000000000000000", "--force")
+    assert forced.returncode == 0
+    assert len(listed()) == 1
+
+
+def test_login_with_email_learns_scopes_with_and_without_headers(
+        server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, USER])
+    for headers in (True, False):
+        server.send_scope_headers = headers
+        result = login(server, GOOD, "--email", "alice@example.com", path="acme")
+        assert result.returncode == 0, result.stderr
+        row = listed()[0]
+        if headers:
+            assert row["scopes"] == [READ, USER]
+        assert "push" in result.stdout and "clone" in result.stdout
+
+
+def test_first_clone_asks_through_askpass_and_explains_a_token_without_read(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server.add_token("ATATT-write-only-0000000000000000000000000", "alice", scopes=[WRITE])
+    monkeypatch.setenv("GIT_ASKPASS", askpass.path)
+    askpass.answer(username="alice", password="ATATT-write-only-0000000000000000000000000")
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
+    assert clone.returncode != 0
+    assert READ in clone.stderr
+    assert "told us to quit" in clone.stderr
+    assert askpass.prompts() == [f"Password for '{server.url.replace('://', '://alice@')}"
+                                 "/acme/widgets.git': "] or askpass.prompts()[0].startswith(
+        "Username for '")
+    assert listed() == []
+
+
+def test_first_clone_with_a_good_token_stores_it_and_asks_once(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    monkeypatch.setenv("GIT_ASKPASS", askpass.path)
+    askpass.answer(username="", password=GOOD)
+    first = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    prompts = askpass.prompts()
+    assert prompts[0] == f"Username for '{server.url}/acme/widgets.git': "
+    assert prompts[1].startswith("Password for '")
+    assert [row["url"] for row in listed()] == [f"{server.url}/acme"]
+    second = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr
+    assert askpass.prompts() == prompts
+
+
+def test_push_with_a_read_only_token_is_explained_before_git_fails(
+        server: BitbucketServer, tmp_path: Path) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ])
+    result = login(server, GOOD)
+    assert result.returncode == 0 and "push" in result.stdout
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
+    assert clone.returncode == 0, clone.stderr
+    (tmp_path / "w" / "f").write_text("x")
+    run("git", "-C", str(tmp_path / "w"), "add", "f")
+    run("git", "-C", str(tmp_path / "w"), "-c", "user.name=t", "-c", "user.email=t@e",
+        "commit", "-m", "x")
+    push = run("git", "-C", str(tmp_path / "w"), "push", "origin", "HEAD")
+    assert push.returncode != 0
+    assert WRITE in push.stderr
+    assert "told us to quit" in push.stderr
+    assert "returned error: 403" not in push.stderr  # stopped before the doomed request
+
+
+def test_revoked_token_is_explained_and_removed(server: BitbucketServer,
+                                                tmp_path: Path) -> None:
+    token = server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    assert login(server, GOOD).returncode == 0
+    token.revoked = True
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
+    assert clone.returncode != 0
+    assert "rejected the token" in clone.stderr
+    assert "expired or was revoked" in clone.stderr
+    assert listed() == []
+
+
+def test_email_as_git_username_is_refused_with_its_own_explanation(
+        server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    result = login(server, GOOD, "--username", "alice@example.com")
+    assert result.returncode == 1
+    assert "email" in result.stderr and "x-bitbucket-api-token-auth" in result.stderr
+    assert listed() == []
+
+
+def test_retired_app_password_gets_its_own_explanation(server: BitbucketServer,
+                                                       tmp_path: Path) -> None:
+    server.add_app_password("apppassword123456789", "alice")
+    refused = login(server, "apppassword123456789", "--username", "alice")
+    assert refused.returncode == 1
+    assert "app password" in refused.stderr
+    assert login(server, "apppassword123456789", "--username", "alice", "--force"
+                 ).returncode == 0
+    server.clear_log()
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
+    assert clone.returncode != 0
+    assert "app password" in clone.stderr
+    assert not [r for r in server.requests if r.username == "alice"]  # never sent again
+
+
+def test_login_without_anything_to_check_stores_and_says_so(server: BitbucketServer) -> None:
+    result = login(server, GOOD, path="acme")
+    assert result.returncode == 0
+    assert "without checking" in result.stderr
+    assert len(listed()) == 1
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_api_trouble_is_not_checked_not_invalid(server: BitbucketServer, status: int) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER])
+    server.rest_status_override = status
+    result = login(server, GOOD, "--email", "alice@example.com", path="acme")
+    assert result.returncode == 0, result.stderr
+    said = result.stderr.lower()
+    assert ("rate" in said) if status == 429 else ("does not mean the token is invalid" in said)
+
+
+def test_unreachable_api_ends_in_bounded_time(server: BitbucketServer) -> None:
+    subprocess.run(["git", "config", "--global", f"bbtoken.{server.url}.apiUrl",
+                    "https://127.0.0.1:9/2.0"], check=True)
+    result = login(server, GOOD, "--email", "alice@example.com", path="acme")
+    assert result.returncode == 0
+    assert "does not mean the token is invalid" in result.stderr.lower()
+
+
+def test_doctor_reports_good_and_read_only_tokens(server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+    good = bbtoken("doctor", f"{server.url}/acme/widgets")
+    assert good.returncode == 0, good.stdout
+    server.add_token("ATATT-read-only-1111111111111111111111111", "alice", scopes=[READ])
+    login(server, "ATATT-read-only-1111111111111111111111111")
+    read_only = bbtoken("doctor", f"{server.url}/acme/widgets", "--json")
+    assert read_only.returncode == 1
+    report = json.loads(read_only.stdout)
+    push = [c for c in report["checks"] if c["name"] == "push"][0]
+    assert push["status"] == "problem" and WRITE in push["message"]
+    assert "ATATT-read-only" not in read_only.stdout
+
+
+def test_environment_token_serves_ci_without_storing(server: BitbucketServer,
+                                                     tmp_path: Path) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ])
+    env = dict(os.environ, BBTOKEN_TOKEN=GOOD)
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"), env=env)
+    assert clone.returncode == 0, clone.stderr
+    assert listed() == []

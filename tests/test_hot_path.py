@@ -1,0 +1,237 @@
+"""Issue 5: the `get` hot path stays light, and fastsecret reads what keyring wrote.
+
+The import checks run `get` in a child process (a fresh interpreter, as git runs it) and list
+`sys.modules` afterwards; the fastsecret tests talk to the rig's real gnome-keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from git_credential_bbtoken import fastsecret
+
+SERVICE = "git-credential-bbtoken:https://bitbucket.org"
+USER = "x-bitbucket-api-token-auth"
+TOKEN = "ATATT3x-hot-path-token-\u00e9"  # noqa: S105 - fake; non-ASCII on purpose
+
+# Never on the hot path: the network stack, argparse, and (when the fast path applies) the
+# whole keyring/SecretStorage/cryptography stack.
+FORBIDDEN = ("requests", "urllib3", "http.client", "email", "argparse", "keyring",
+             "secretstorage", "cryptography", "jeepney", "importlib_metadata",
+             "jaraco.context")
+# Avoidable stdlib weight (issue 5's edit list): about 60 ms on the reference machine.
+AVOIDABLE = ("logging", "dataclasses", "inspect", "typing", "subprocess", "tempfile",
+             "platformdirs", "datetime", "shutil")
+
+PROBE = ("import sys\n"
+         "from git_credential_bbtoken import cli\n"
+         "status = cli.main([sys.argv[1]])\n"
+         "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+         "sys.exit(status)\n")
+
+
+def _run(action: str, record: str, env: dict[str, str] | None = None
+         ) -> tuple[str, set[str]]:
+    result = subprocess.run([sys.executable, "-c", PROBE, action], input=record.encode(),
+                            capture_output=True, env=env, timeout=60)
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    modules = stderr.rsplit("MODULES ", 1)[1].split()
+    return result.stdout.decode(), set(modules)
+
+
+@pytest.fixture
+def stored(secret_service, monkeypatch: pytest.MonkeyPatch) -> str:
+    """One Bitbucket credential stored through the helper (keyring's SecretService)."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # no network, should it try
+    _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\npassword={TOKEN}\n\n")
+    return "protocol=https\nhost=bitbucket.org\n\n"
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if n in modules or any(m.startswith(n + ".")
+                                                           for m in modules))
+
+
+@pytest.mark.xfail(reason="issue 5: remove once helper.get/store read through fastsecret",
+                   strict=True)
+def test_get_answers_without_heavy_imports(stored: str) -> None:
+    assert fastsecret.applies()
+    out, modules = _run("get", stored)
+    assert f"password={TOKEN}\n" in out
+    assert _loaded(modules, FORBIDDEN) == []
+
+
+@pytest.mark.xfail(reason="issue 5: the import edits to cli/helper/store/metadata/... are "
+                   "not applied yet (remove this mark once they are)", strict=True)
+def test_get_avoids_avoidable_stdlib_imports(stored: str) -> None:
+    out, modules = _run("get", stored)
+    assert f"password={TOKEN}\n" in out
+    assert _loaded(modules, AVOIDABLE) == []
+
+
+def test_get_with_keyring_configured_falls_back_to_keyring(stored: str) -> None:
+    # A keyringrc.cfg naming the same backend: keyring must decide, and still answer.
+    config = Path(fastsecret.keyring_config_path())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[backend]\ndefault-keyring=keyring.backends.SecretService.Keyring\n")
+    out, modules = _run("get", stored)
+    assert f"password={TOKEN}\n" in out
+    assert "keyring" in modules
+    assert _loaded(modules, ("requests", "urllib3", "argparse")) == []
+
+
+@pytest.mark.xfail(reason="issue 5: remove once helper.get/store read through fastsecret",
+                   strict=True)
+def test_store_of_unchanged_token_does_not_touch_the_network(stored: str) -> None:
+    _, modules = _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\n"
+                      f"password={TOKEN}\n\n")
+    assert _loaded(modules, ("requests", "urllib3", "http.client")) == []
+
+
+# -- fastsecret against the real gnome-keyring -----------------------------------------------
+
+
+def test_lookup_reads_what_keyring_wrote(secret_service) -> None:
+    import keyring
+
+    keyring.set_password(SERVICE, USER, TOKEN)
+    assert fastsecret.lookup(SERVICE, USER) == TOKEN
+    assert fastsecret.lookup(SERVICE, "someone-else") is None
+    assert fastsecret.lookup(SERVICE + "/ws", USER) is None
+
+
+def test_lookup_of_a_missing_item_is_none(secret_service) -> None:
+    assert fastsecret.lookup("git-credential-bbtoken:https://nothing.example", USER) is None
+
+
+def test_locked_collection_is_undecided(secret_service) -> None:
+    import keyring
+
+    keyring.set_password(SERVICE, USER, TOKEN)
+    secret_service.lock()
+    try:
+        with pytest.raises(fastsecret.FastPathUnavailable) as hit:
+            fastsecret.lookup(SERVICE, USER)
+        assert TOKEN not in str(hit.value)
+        with pytest.raises(fastsecret.FastPathUnavailable):
+            fastsecret.lookup(SERVICE, "missing-while-locked")
+    finally:
+        secret_service.unlock()
+
+
+def test_several_matching_items_are_undecided(secret_service) -> None:
+    import secretstorage
+
+    attributes = {"service": SERVICE, "username": USER}
+    with secretstorage.dbus_init() as connection:  # type: ignore[attr-defined]
+        collection = secretstorage.get_default_collection(connection)
+        collection.create_item("one", attributes, b"first", replace=False)
+        collection.create_item("two", attributes, b"second", replace=False)
+    with pytest.raises(fastsecret.FastPathUnavailable):
+        fastsecret.lookup(SERVICE, USER)
+
+
+def test_no_bus_is_undecided(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    with pytest.raises(fastsecret.FastPathUnavailable):
+        fastsecret.lookup(SERVICE, USER)
+    for address in (f"unix:path={tmp_path / 'nothing'}", "tcp:host=localhost,port=1",
+                    "garbage"):
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        with pytest.raises(fastsecret.FastPathUnavailable):
+            fastsecret.lookup(SERVICE, USER)
+
+
+def test_bus_without_secret_service_is_undecided(secret_service, tmp_path: Path) -> None:
+    # A bus where nobody owns org.freedesktop.secrets: no activation, no wait.
+    daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1",
+                               f"--address=unix:path={tmp_path / 'bus'}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert daemon.stdout is not None
+        address = daemon.stdout.readline().decode().strip()
+        env_before = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+        try:
+            with pytest.raises(fastsecret.FastPathUnavailable):
+                fastsecret.lookup(SERVICE, USER)
+        finally:
+            os.environ["DBUS_SESSION_BUS_ADDRESS"] = env_before
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def test_messages_match_jeepney_marshalling() -> None:
+    from jeepney import DBusAddress, new_method_call
+
+    cases = [("/org/freedesktop/secrets/aliases/default", "org.freedesktop.Secret.Collection",
+              "SearchItems", "a{ss}", ({"username": "u\u00e9", "service": "s"},)),
+             ("/org/freedesktop/secrets", "org.freedesktop.Secret.Service", "OpenSession",
+              "sv", ("plain", ("s", ""))),
+             ("/org/freedesktop/secrets/collection/login/7", "org.freedesktop.Secret.Item",
+              "GetSecret", "o", ("/org/freedesktop/secrets/session/s1",)),
+             ("/org/freedesktop/secrets/aliases/default", "org.freedesktop.DBus.Properties",
+              "Get", "ss", ("org.freedesktop.Secret.Collection", "Locked"))]
+    for path, interface, member, signature, body in cases:
+        theirs = new_method_call(DBusAddress(path, "org.freedesktop.secrets", interface),
+                                 member, signature, body)
+        theirs.header.flags = 2  # NO_AUTO_START, as ours
+        ours = fastsecret._method_call(9, "org.freedesktop.secrets", path, interface, member,
+                                       signature, body)
+        assert ours == theirs.serialise(serial=9), member
+
+
+def test_applies_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("SecretService is keyring's default on Linux")
+    assert fastsecret.applies()
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", fastsecret.SECRET_SERVICE_BACKEND)
+    assert fastsecret.applies()
+
+
+@pytest.mark.parametrize("backend", ["keyring.backends.null.Keyring",
+                                     "keyrings.alt.file.PlaintextKeyring",
+                                     "keyring.backends.chainer.ChainerBackend"])
+def test_does_not_apply_with_another_backend(monkeypatch: pytest.MonkeyPatch,
+                                             backend: str) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
+    assert not fastsecret.applies()
+
+
+def test_does_not_apply_with_keyring_property(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYRING_PROPERTY_PREFERRED_COLLECTION",
+                       "/org/freedesktop/secrets/collection/other")
+    assert not fastsecret.applies()
+
+
+@pytest.mark.parametrize("xdg", [True, False])
+def test_does_not_apply_with_a_keyring_config_file(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path, xdg: bool) -> None:
+    if xdg:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+        config = tmp_path / "cfg/python_keyring/keyringrc.cfg"
+    else:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        config = tmp_path / ".config/python_keyring/keyringrc.cfg"
+    assert fastsecret.applies()
+    config.parent.mkdir(parents=True)
+    config.write_text("[backend]\ndefault-keyring=keyring.backends.null.Keyring\n")
+    assert fastsecret.keyring_config_path() == str(config)
+    assert not fastsecret.applies()
+
+
+def test_config_path_is_keyrings_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from keyring.util import platform_
+
+    for xdg in (str(tmp_path / "x"), ""):
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+        assert fastsecret.keyring_config_path() == str(platform_.config_root()
+                                                         / "keyringrc.cfg")
