@@ -8,20 +8,20 @@ for Bitbucket hosts, and imports it (and through it `requests`) only when it is 
 
 from __future__ import annotations
 
-import datetime
-import logging
 import time
-from typing import TYPE_CHECKING
 
 from git_credential_bbtoken import debug, explain, gitcommand
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request
 from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import datetime
+
     from git_credential_bbtoken.bitbucket import Validation
 
-log = logging.getLogger(__name__)
+log = debug.getLogger(__name__)
 
 ANSWER = "answer"  # serve the stored credential
 SKIP = "skip"  # answer nothing for it (git asks the next helper, or the person)
@@ -30,7 +30,9 @@ QUIT = "quit"  # tell git to stop: the request is certain to fail
 EXPIRY_WARNING_DAYS = 7
 
 
-def _utc_date(timestamp: int) -> datetime.date:
+def _utc_date(timestamp: float) -> datetime.date:
+    import datetime
+
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).date()
 
 
@@ -39,7 +41,7 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
     """Look at what is known of a stored token before serving it."""
     url = request.url
     if entry.expiry is not None:
-        today = datetime.datetime.now(datetime.timezone.utc).date()
+        today = _utc_date(time.time())
         if entry.expiry <= time.time():
             io.say(explain.expired(entry.url, _utc_date(entry.expiry)).text())
             return SKIP

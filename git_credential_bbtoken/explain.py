@@ -8,12 +8,14 @@ names the exact scope strings, and ends with the fix.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import re
-from typing import Any, Iterable, Mapping
 
 from git_credential_bbtoken import scopes as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime
+    from typing import Any, Iterable, Mapping
 
 TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"  # noqa: S105 - a URL
 TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
@@ -43,15 +45,37 @@ WARNING = "warning"  # something the user probably wants will fail, or soon will
 NOTE = "note"  # worth knowing; nothing the user asked for fails
 
 
-@dataclasses.dataclass(frozen=True)
 class Explanation:
-    """One explanation: a one-line summary, a few lines of detail, and the fix."""
+    """One explanation: a one-line summary, a few lines of detail, and the fix.
+
+    A plain immutable class rather than a frozen dataclass: `get` renders these, and
+    importing `dataclasses` would cost it more than everything else it does."""
+
+    __slots__ = ("id", "summary", "details", "fix", "severity")
+
+    def __init__(self, id: str, summary: str, details: tuple[str, ...] = (),  # noqa: A002
+                 fix: tuple[str, ...] = (), severity: str = ERROR) -> None:
+        for name, value in (("id", id), ("summary", summary), ("details", tuple(details)),
+                            ("fix", tuple(fix)), ("severity", severity)):
+            object.__setattr__(self, name, value)
 
     id: str
     summary: str
-    details: tuple[str, ...] = ()
-    fix: tuple[str, ...] = ()
-    severity: str = ERROR
+    details: tuple[str, ...]
+    fix: tuple[str, ...]
+    severity: str
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Explanation is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Explanation) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.summary, self.details, self.fix, self.severity))
+
+    def __repr__(self) -> str:
+        return f"Explanation(id={self.id!r}, summary={self.summary!r})"
 
     def lines(self) -> list[str]:
         return [self.summary, *self.details, *self.fix]
@@ -438,7 +462,7 @@ def expiry_notice(url: str, expiry: datetime.date, today: datetime.date,
 
 
 def _date(date: datetime.date | str) -> str:
-    return date.isoformat() if isinstance(date, datetime.date) else str(date)
+    return date if isinstance(date, str) else date.isoformat()
 
 
 def _retry_after_text(retry_after: str | int | None) -> str:

@@ -9,7 +9,6 @@ call. So before answering we look up the process tree: on Linux and macOS the ch
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 PUSH = "push"
@@ -104,6 +103,8 @@ def _linux_ancestors() -> list[list[str]]:
 
 
 def _ps_ancestors() -> list[list[str]]:
+    import subprocess  # macOS only: Linux reads /proc
+
     chain = []
     pid = os.getppid()
     for _ in range(MAX_DEPTH):

@@ -7,12 +7,11 @@ git matches `bbtoken.<url>.*` the way it matches `http.<url>.*`, so we ask git i
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import os
-import subprocess
 
-log = logging.getLogger(__name__)
+from git_credential_bbtoken import debug  # noqa: I001
+
+log = debug.getLogger(__name__)
 
 KINDS = ("cloud", "datacenter", "generic")
 STORES = ("keyring", "file")
@@ -24,13 +23,23 @@ class ConfigError(ValueError):
     """A git config value we cannot use; the message is one line for the user."""
 
 
-@dataclasses.dataclass(frozen=True)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+
+
 class HostConfig:
     """What git config says about one URL."""
 
-    kind: str
-    api_url: str | None
-    store: str
+    __slots__ = ("kind", "api_url", "store")
+
+    def __init__(self, kind: str, api_url: str | None, store: str) -> None:
+        self.kind = kind
+        self.api_url = api_url
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"HostConfig(kind={self.kind!r}, api_url={self.api_url!r}, store={self.store!r})"
 
     @property
     def is_bitbucket(self) -> bool:
@@ -40,6 +49,8 @@ class HostConfig:
 def run_git(args: list[str], check: bool = False,
             input_text: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run git with the caller's environment. No secret is ever passed in `args`."""
+    import subprocess
+
     log.debug("running git %s", " ".join(args))
     return subprocess.run(["git", *args], capture_output=True, text=True, check=check,
                           input=input_text, stdin=None if input_text is not None
@@ -48,17 +59,45 @@ def run_git(args: list[str], check: bool = False,
 
 def read_urlmatch(section: str, url: str) -> dict[str, str]:
     """All `<section>.*` values that apply to `url` (last one wins), keys in lower case."""
+    args = ["config", "-z", "--get-urlmatch", section, url]
     try:
-        result = run_git(["config", "-z", "--get-urlmatch", section, url])
+        output = _git_output_fast(args) if os.name == "posix" else run_git(args).stdout
     except OSError:
         return {}  # no git on PATH: behave as with no configuration
     values: dict[str, str] = {}
-    for item in result.stdout.split("\0"):
+    for item in output.split("\0"):
         if not item:
             continue
         key, _, value = item.partition("\n")
         values[key[len(section) + 1:].lower()] = value
     return values
+
+
+def _git_output_fast(args: list[str]) -> str:
+    """`git ARGS` stdout, on POSIX without the `subprocess` module (its import costs the hot
+    `get` path more than the child process itself)."""
+    log.debug("running git %s", " ".join(args))
+    read_end, write_end = os.pipe()
+    try:
+        with open(os.devnull, "rb") as devnull:
+            actions = [(os.POSIX_SPAWN_DUP2, devnull.fileno(), 0),
+                       (os.POSIX_SPAWN_DUP2, write_end, 1),
+                       (os.POSIX_SPAWN_CLOSE, read_end)]
+            with open(os.devnull, "wb") as sink:
+                actions.append((os.POSIX_SPAWN_DUP2, sink.fileno(), 2))
+                pid = os.posix_spawnp("git", ["git", *args], os.environ,
+                                      file_actions=actions)
+    finally:
+        os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while True:
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def host_config(protocol: str, host: str, path: str = "") -> HostConfig:

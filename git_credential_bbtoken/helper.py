@@ -7,11 +7,8 @@ stores and says nothing in normal operation: git's test battery compares stderr 
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import os
 import sys
-from typing import BinaryIO, Callable, TextIO
 
 from git_credential_bbtoken import debug
 from git_credential_bbtoken.gitconfig import HostConfig, host_config
@@ -26,17 +23,26 @@ from git_credential_bbtoken.protocol import Credential, format_answer, normalize
 from git_credential_bbtoken.secretstore import NoKeyringError, SecretStoreError
 from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
 
-log = logging.getLogger(__name__)
+log = debug.getLogger(__name__)
 
 # The username that works for git over HTTPS with any user's API token (facts doc, section 1).
 TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
-@dataclasses.dataclass
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, TextIO
+
+
 class Io:
-    stdout: BinaryIO
-    stderr: TextIO
+    """Where the helper writes: the protocol answer (bytes) and messages for the person."""
+
+    __slots__ = ("stdout", "stderr")
+
+    def __init__(self, stdout: BinaryIO, stderr: TextIO) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
 
     def say(self, text: str) -> None:
         """One short paragraph for the person at the terminal, marked as ours."""
@@ -53,14 +59,17 @@ def default_io() -> Io:
     return Io(stdout=sys.stdout.buffer, stderr=sys.stderr)
 
 
-@dataclasses.dataclass
 class Request:
     """A record from git with its host normalised and its configuration looked up."""
 
-    record: Credential
-    protocol: str
-    host: str
-    config: HostConfig
+    __slots__ = ("record", "protocol", "host", "config")
+
+    def __init__(self, record: Credential, protocol: str, host: str,
+                 config: HostConfig) -> None:
+        self.record = record
+        self.protocol = protocol
+        self.host = host
+        self.config = config
 
     @property
     def url(self) -> str:

@@ -14,17 +14,17 @@ On both, protocol and host (port included) must be equal, and a username git sen
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol, Sequence, TypeVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Protocol, Sequence, TypeVar
 
+    class Scoped(Protocol):
+        protocol: str
+        host: str
+        path: str  # "" for the whole host
+        username: str
 
-class Scoped(Protocol):
-    protocol: str
-    host: str
-    path: str  # "" for the whole host
-    username: str
-
-
-E = TypeVar("E", bound=Scoped)
+    E = TypeVar("E", bound=Scoped)
 
 BITBUCKET_KINDS = ("cloud", "datacenter")
 

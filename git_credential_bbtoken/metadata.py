@@ -12,17 +12,18 @@ line; the helper goes on as if it were empty.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any, Callable, Iterator
 
-log = logging.getLogger(__name__)
+from git_credential_bbtoken import debug  # noqa: I001
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+log = debug.getLogger(__name__)
 
 FILE_NAME = "credentials.json"
 LOCK_NAME = "credentials.lock"
@@ -34,27 +35,33 @@ class MetadataError(RuntimeError):
     """The metadata could not be read or written; the message is one line for the user."""
 
 
-def data_dir() -> Path:
-    """Where the helper keeps its files. BBTOKEN_DATA_DIR overrides platformdirs' choice."""
+def data_dir() -> str:
+    """Where the helper keeps its files: BBTOKEN_DATA_DIR, else platformdirs' user data dir.
+    On Linux that is computed here exactly as platformdirs does (XDG_DATA_HOME, else
+    ~/.local/share), which spares the hot path its import."""
     override = os.environ.get("BBTOKEN_DATA_DIR")
     if override:
-        return Path(override)
-    import platformdirs  # only here: reading the environment override costs nothing
+        return override
+    if sys.platform.startswith("linux"):
+        base = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.expanduser(
+            "~/.local/share")
+        return os.path.join(base, "git-credential-bbtoken")
+    import platformdirs
 
-    return Path(platformdirs.user_data_dir("git-credential-bbtoken", appauthor=False))
+    return str(platformdirs.user_data_dir("git-credential-bbtoken", appauthor=False))
 
 
-def ensure_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+def ensure_private_dir(path: str) -> None:
+    os.makedirs(path, mode=0o700, exist_ok=True)
     if os.name == "posix":
         os.chmod(path, 0o700)
 
 
 class MetadataFile:
-    def __init__(self, directory: Path, warn: Callable[[str], None]):
+    def __init__(self, directory: str, warn: Callable[[str], None]):
         self.directory = directory
-        self.path = directory / FILE_NAME
-        self.lock_path = directory / LOCK_NAME
+        self.path = os.path.join(directory, FILE_NAME)
+        self.lock_path = os.path.join(directory, LOCK_NAME)
         self._warn = warn
 
     # -- reading --------------------------------------------------------------------------
@@ -63,7 +70,8 @@ class MetadataFile:
         """The stored entries; a missing file means none. Damaged content is set aside
         (under the lock, unless a writer repaired it meanwhile) and reads as none."""
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -78,26 +86,17 @@ class MetadataFile:
         return []
 
     def _set_aside(self) -> None:
-        aside = self.path.with_name(f"{FILE_NAME}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside = f"{self.path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
         os.replace(self.path, aside)
-        self._warn(f"the credential list {self.path} was damaged; it was moved to {aside.name} "
+        self._warn(f"the credential list {self.path} was damaged; it was moved to "
+                   f"{os.path.basename(aside)} "
                    "and a new one started (the secrets in the keyring are untouched)")
 
     # -- writing --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the writers' lock (bounded wait, then a clear error)."""
-        ensure_private_dir(self.directory)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            _lock(fd, self.lock_path)
-            try:
-                yield
-            finally:
-                _unlock(fd)
-        finally:
-            os.close(fd)
+    def locked(self) -> _Lock:
+        """Hold the writers' lock (bounded wait, then a clear error): `with file.locked():`."""
+        return _Lock(self.directory, self.lock_path)
 
     def write(self, entries: list[dict[str, Any]]) -> None:
         """Replace the file atomically. The caller holds the lock."""
@@ -106,14 +105,42 @@ class MetadataFile:
         write_private_file(self.path, data)
 
 
-def write_private_file(path: Path, data: bytes) -> None:
+class _Lock:
+    """The writers' lock as a context manager (no contextlib on the hot path)."""
+
+    def __init__(self, directory: str, lock_path: str) -> None:
+        self.directory = directory
+        self.lock_path = lock_path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        ensure_private_dir(self.directory)
+        self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock(self.fd, self.lock_path)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            _unlock(self.fd)
+        finally:
+            os.close(self.fd)
+
+
+def write_private_file(path: str, data: bytes) -> None:
     """Replace `path` with `data` atomically, mode 0600 in a 0700 folder: written to a
     temporary file in the same folder, flushed to disk, then renamed over the old one."""
-    ensure_private_dir(path.parent)
+    import tempfile  # only writers pay for it
+
+    folder = os.path.dirname(path)
+    ensure_private_dir(folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=folder)
     except OSError as exc:
-        raise MetadataError(f"cannot write in {path.parent}: {exc.strerror}") from None
+        raise MetadataError(f"cannot write in {folder}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:  # mkstemp creates it 0600
             handle.write(data)
@@ -121,8 +148,10 @@ def write_private_file(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise MetadataError(f"cannot write {path}: {exc.strerror}; nothing was changed") from None
 
 
@@ -168,7 +197,7 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _lock(fd: int, path: Path) -> None:
+def _lock(fd: int, path: str) -> None:
     deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
     delay = 0.005
     while not _try_lock(fd):

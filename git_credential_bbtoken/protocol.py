@@ -12,9 +12,9 @@ The rules follow git's `git-credential` manual (newest git) and `credential.c`:
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Iterable
-from urllib.parse import unquote, urlsplit
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 MAX_INPUT_BYTES = 1024 * 1024
 
@@ -25,25 +25,38 @@ class ProtocolError(ValueError):
     """Input git (or a person) sent that we refuse: the message is one line for stderr."""
 
 
-@dataclasses.dataclass
 class Credential:
-    """One credential record, as git describes a request or as we answer it."""
+    """One credential record, as git describes a request or as we answer it.
 
-    protocol: str | None = None
-    host: str | None = None
-    path: str | None = None
-    username: str | None = None
-    password: str | None = None
-    password_expiry_utc: int | None = None
-    oauth_refresh_token: str | None = None
-    authtype: str | None = None
-    credential: str | None = None
-    ephemeral: bool = False
-    continue_: bool = False
-    quit: bool = False
-    wwwauth: list[str] = dataclasses.field(default_factory=list)
-    capabilities: list[str] = dataclasses.field(default_factory=list)
-    state: list[str] = dataclasses.field(default_factory=list)
+    A plain class rather than a dataclass: `dataclasses` costs the hot `get` path ~25 ms of
+    imports (inspect, ast, ...)."""
+
+    FIELDS = ("protocol", "host", "path", "username", "password", "password_expiry_utc",
+              "oauth_refresh_token", "authtype", "credential", "ephemeral", "continue_",
+              "quit", "wwwauth", "capabilities", "state")
+    __slots__ = FIELDS
+
+    def __init__(self, protocol: str | None = None, host: str | None = None,
+                 path: str | None = None, username: str | None = None,
+                 password: str | None = None, password_expiry_utc: int | None = None,
+                 oauth_refresh_token: str | None = None, authtype: str | None = None,
+                 credential: str | None = None, ephemeral: bool = False,
+                 continue_: bool = False, quit: bool = False) -> None:
+        self.protocol = protocol
+        self.host = host
+        self.path = path
+        self.username = username
+        self.password = password
+        self.password_expiry_utc = password_expiry_utc
+        self.oauth_refresh_token = oauth_refresh_token
+        self.authtype = authtype
+        self.credential = credential
+        self.ephemeral = ephemeral
+        self.continue_ = continue_
+        self.quit = quit
+        self.wwwauth: list[str] = []
+        self.capabilities: list[str] = []
+        self.state: list[str] = []
 
     def url(self, with_path: bool = True) -> str:
         """`protocol://host[/path]`: what the record is about, with no username or secret."""
@@ -54,11 +67,8 @@ class Credential:
 
     def __repr__(self) -> str:
         # Never let a secret reach a log line or a traceback through repr().
-        shown = {
-            field.name: getattr(self, field.name)
-            for field in dataclasses.fields(self)
-            if getattr(self, field.name) not in (None, False, [])
-        }
+        shown = {name: getattr(self, name) for name in self.FIELDS
+                 if getattr(self, name) not in (None, False, [])}
         for secret in ("password", "oauth_refresh_token", "credential"):
             if secret in shown:
                 shown[secret] = "<redacted>"
@@ -123,6 +133,8 @@ def _apply(record: Credential, key: str, value: str) -> None:
 
 def _apply_url(record: Credential, url: str) -> None:
     """As git's credential_from_url(): clear the record, then take the URL's parts."""
+    from urllib.parse import unquote
+
     if "://" not in url:
         raise ProtocolError("input refused: url= has no protocol")
     fresh = Credential()
@@ -139,8 +151,8 @@ def _apply_url(record: Credential, url: str) -> None:
     if slash and path:
         # git keeps the path without the leading slash and drops a trailing one.
         fresh.path = unquote(path).rstrip("/") or None
-    for field in dataclasses.fields(Credential):
-        setattr(record, field.name, getattr(fresh, field.name))
+    for name in Credential.FIELDS:
+        setattr(record, name, getattr(fresh, name))
 
 
 def format_answer(pairs: Iterable[tuple[str, str]]) -> bytes:
@@ -162,6 +174,8 @@ def normalize_host(host: str) -> str:
 def split_url(url: str) -> tuple[str, str, str]:
     """Split a user-given URL (`bitbucket.org`, `https://bitbucket.org/ws/repo.git`) into
     (protocol, host[:port], path). A bare host means https."""
+    from urllib.parse import urlsplit
+
     if "://" not in url:
         url = "https://" + url
     parts = urlsplit(url)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Iterable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 SUFFIX = ":bitbucket"
 

@@ -13,13 +13,15 @@ keyringrc.cfg).
 from __future__ import annotations
 
 import json
-import logging
-from pathlib import Path
-from typing import Any
 
+from git_credential_bbtoken import debug  # noqa: I001
 from git_credential_bbtoken.metadata import MetadataError, write_private_file
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = debug.getLogger(__name__)
 
 SERVICE_PREFIX = "git-credential-bbtoken:"
 REFRESH_SERVICE_PREFIX = "git-credential-bbtoken-refresh:"
@@ -118,7 +120,7 @@ class FileSecrets:
 
     name = "file"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
 
     def available(self) -> bool:
@@ -129,7 +131,8 @@ class FileSecrets:
 
     def _read(self) -> dict[str, dict[str, str]]:
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            with open(self.path, encoding="utf-8") as handle:
+                document = json.load(handle)
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -65,10 +64,12 @@ def helper_command() -> str:
         script = candidate if candidate.exists() else None
     if script is None:
         return "bbtoken"
-    if os.name == "nt":
-        # git for Windows runs helpers through its sh: forward slashes, double quotes.
-        return '"' + str(script).replace("\\", "/") + '"'
-    return shlex.quote(str(script))
+    # git runs an absolute path "as is" through its shell, but only when the value starts
+    # with the path: a quoted value would become `git credential-'/...'`. So keep it bare and
+    # backslash-escape what the shell would split on, as Git for Windows writes GCM's path
+    # (`C:/Program\\ Files/...`); forward slashes on Windows, where git's sh runs it.
+    path = str(script).replace("\\", "/") if os.name == "nt" else str(script)
+    return re.sub(r"([^\w./:@%+=,-])", r"\\\1", path)
 
 
 class ConfigFile:
@@ -126,8 +127,10 @@ def apply(config: ConfigFile, url: str, helper: str) -> list[str]:
         changed.append("helper")
     current = config.get_all(path_key)
     if not current or current[-1].lower() not in ("true", "yes", "on", "1"):
-        changed.append("usehttppath" if not current else f"usehttppath={current[-1]}")
-        config.set(path_key, "true")
+        # Added after the user's own value (the last one wins), which stays untouched, so
+        # --undo gives back the file's exact bytes.
+        changed.append("usehttppath")
+        config.add(path_key, "true")
     if changed:
         # Keep what an earlier setup wrote, so one --undo removes all of it.
         merged = wrote + [c for c in changed if c not in wrote]
@@ -151,7 +154,7 @@ def undo(config: ConfigFile, url: str) -> bool:
             for value in dict.fromkeys(ours):
                 config.unset_all(helper_key, "^" + re.escape(value) + "$")
         elif item == "usehttppath":
-            config.unset_all(path_key)
+            config.unset_all(path_key, "^true$")
         elif item.startswith("usehttppath="):
             config.set(path_key, item.split("=", 1)[1])
     config.unset_all(marker_key)

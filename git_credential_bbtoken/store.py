@@ -8,36 +8,63 @@ parallel git processes leave the two in agreement; readers take no lock.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import logging
-from typing import Any, Callable, Iterable, Union
+import os
 
+from git_credential_bbtoken import debug  # noqa: I001
 from git_credential_bbtoken.metadata import MetadataFile, data_dir
 from git_credential_bbtoken.secretstore import FileSecrets, KeyringSecrets, service_name
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Union
 
-SecretBackend = Union[KeyringSecrets, FileSecrets]
+    SecretBackend = Union[KeyringSecrets, FileSecrets]
+
+log = debug.getLogger(__name__)
 
 SECRETS_FILE_NAME = "tokens.json"
 
 
-@dataclasses.dataclass
 class Entry:
-    protocol: str
-    host: str
-    path: str  # the scope: "" for the whole host, else a workspace, project or repository
-    username: str
-    backend: str = "keyring"
-    keyring_backend: str | None = None  # which keyring backend class stored the secret
-    kind: str = "generic"
-    email: str | None = None
-    expiry: int | None = None  # Unix seconds, as git's password_expiry_utc
-    has_refresh_token: bool = False
-    stored_at: str | None = None
-    validation: dict[str, Any] | None = None
-    expiry_warned_on: str | None = None  # the day the last "expires soon" line was shown
+    """One stored credential, without its secret. A plain class (not a dataclass): this is
+    read on every `get`, and `dataclasses` costs more to import than the lookup itself."""
+
+    # name -> default; the order is the order of the constructor's arguments.
+    DEFAULTS: dict[str, Any] = {
+        "backend": "keyring",
+        "keyring_backend": None,  # which keyring backend class stored the secret
+        "kind": "generic",
+        "email": None,
+        "expiry": None,  # Unix seconds, as git's password_expiry_utc
+        "has_refresh_token": False,
+        "stored_at": None,
+        "validation": None,  # what the last check learnt (bitbucket.Validation.to_dict())
+        "expiry_warned_on": None,  # the day the last "expires soon" line was shown
+    }
+    FIELDS = ("protocol", "host", "path", "username", *DEFAULTS)
+
+    def __init__(self, protocol: str, host: str, path: str, username: str,
+                 **optional: Any) -> None:
+        self.protocol = protocol
+        self.host = host
+        self.path = path  # the scope: "" for the whole host, else a workspace, project or repo
+        self.username = username
+        unknown = set(optional) - set(self.DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown Entry fields: {sorted(unknown)}")
+        for name, default in self.DEFAULTS.items():
+            setattr(self, name, optional.get(name, default))
+
+    # Declared for type checkers; set in __init__.
+    backend: str
+    keyring_backend: str | None
+    kind: str
+    email: str | None
+    expiry: int | None
+    has_refresh_token: bool
+    stored_at: str | None
+    validation: dict[str, Any] | None
+    expiry_warned_on: str | None
 
     @property
     def url(self) -> str:
@@ -47,14 +74,20 @@ class Entry:
     def key(self) -> tuple[str, str, str, str]:
         return (self.protocol, self.host, self.path, self.username)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Entry({self.url!r}, username={self.username!r})"
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return {name: getattr(self, name) for name in self.FIELDS
+                if getattr(self, name) is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry | None:
-        known = {f.name for f in dataclasses.fields(cls)}
         try:
-            entry = cls(**{k: v for k, v in data.items() if k in known})
+            entry = cls(**{k: v for k, v in data.items() if k in cls.FIELDS})
         except TypeError:
             return None  # a damaged entry is skipped, the others still work
         if not all(isinstance(v, str) for v in entry.key):
@@ -63,6 +96,8 @@ class Entry:
 
 
 def now_iso() -> str:
+    import datetime
+
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
@@ -72,7 +107,7 @@ class CredentialStore:
         self.metadata = MetadataFile(directory, warn)
         self._backends: dict[str, SecretBackend] = {
             "keyring": KeyringSecrets(),
-            "file": FileSecrets(directory / SECRETS_FILE_NAME),
+            "file": FileSecrets(os.path.join(directory, SECRETS_FILE_NAME)),
         }
 
     def backend(self, name: str) -> SecretBackend:
@@ -84,13 +119,27 @@ class CredentialStore:
         return _entries(self.metadata.read())
 
     def secret(self, entry: Entry) -> str | None:
-        return self.backend(entry.backend).get(service_name(entry.url), entry.username)
+        return self._read_secret(entry, service_name(entry.url))
 
     def refresh_token(self, entry: Entry) -> str | None:
         if not entry.has_refresh_token:
             return None
-        return self.backend(entry.backend).get(service_name(entry.url, refresh=True),
-                                               entry.username)
+        return self._read_secret(entry, service_name(entry.url, refresh=True))
+
+    def _read_secret(self, entry: Entry, service: str) -> str | None:
+        """Through the fast Secret Service lookup when keyring's SecretService backend stored
+        the item and keyring would still choose it; through `keyring` in every other case,
+        and whenever the fast path cannot decide."""
+        if entry.backend == "keyring":
+            from git_credential_bbtoken import fastsecret
+
+            if entry.keyring_backend == fastsecret.SECRET_SERVICE_BACKEND and \
+                    fastsecret.applies():
+                try:
+                    return fastsecret.lookup(service, entry.username)
+                except fastsecret.FastPathUnavailable as exc:
+                    log.debug("fast keyring lookup unavailable (%s); asking keyring", exc)
+        return self.backend(entry.backend).get(service, entry.username)
 
     # -- writing (under the lock) ---------------------------------------------------------
 

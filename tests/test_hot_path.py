@@ -58,8 +58,6 @@ def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
                                                            for m in modules))
 
 
-@pytest.mark.xfail(reason="issue 5: remove once helper.get/store read through fastsecret",
-                   strict=True)
 def test_get_answers_without_heavy_imports(stored: str) -> None:
     assert fastsecret.applies()
     out, modules = _run("get", stored)
@@ -67,8 +65,6 @@ def test_get_answers_without_heavy_imports(stored: str) -> None:
     assert _loaded(modules, FORBIDDEN) == []
 
 
-@pytest.mark.xfail(reason="issue 5: the import edits to cli/helper/store/metadata/... are "
-                   "not applied yet (remove this mark once they are)", strict=True)
 def test_get_avoids_avoidable_stdlib_imports(stored: str) -> None:
     out, modules = _run("get", stored)
     assert f"password={TOKEN}\n" in out
@@ -86,8 +82,6 @@ def test_get_with_keyring_configured_falls_back_to_keyring(stored: str) -> None:
     assert _loaded(modules, ("requests", "urllib3", "argparse")) == []
 
 
-@pytest.mark.xfail(reason="issue 5: remove once helper.get/store read through fastsecret",
-                   strict=True)
 def test_store_of_unchanged_token_does_not_touch_the_network(stored: str) -> None:
     _, modules = _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\n"
                       f"password={TOKEN}\n\n")
