@@ -31,7 +31,8 @@ def isolate(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
     for name in list(os.environ):
         if name in REMOVED or name.startswith(("BBTOKEN_", "GIT_CONFIG_KEY_",
                                                "GIT_CONFIG_VALUE_")):
-            if name not in ("BBTOKEN_NEWER_GIT", "BBTOKEN_REQUIRE_NEWER_GIT"):
+            if name not in ("BBTOKEN_NEWER_GIT", "BBTOKEN_REQUIRE_NEWER_GIT",
+                            "BBTOKEN_REQUIRE_KEYRING"):
                 monkeypatch.delenv(name, raising=False)
     home = root / "home"
     dirs = {
