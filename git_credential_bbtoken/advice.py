@@ -30,6 +30,11 @@ QUIT = "quit"  # tell git to stop: the request is certain to fail
 EXPIRY_WARNING_DAYS = 7
 
 
+def _shown(url: str) -> str:
+    """A repository URL as people write it in commands (`git credential-bbtoken login URL`)."""
+    return url[:-4] if url.endswith(".git") else url
+
+
 def _utc_date(timestamp: float) -> datetime.date:
     import datetime
 
@@ -39,7 +44,7 @@ def _utc_date(timestamp: float) -> datetime.date:
 def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                   credentials: CredentialStore) -> str:
     """Look at what is known of a stored token before serving it."""
-    url = request.url
+    url = _shown(request.url)
     if entry.expiry is not None:
         today = _utc_date(time.time())
         if entry.expiry <= time.time():
@@ -106,7 +111,7 @@ def ask_for_token(request: Request, io: Io,
     operation = gitcommand.detect()
     needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
                                      else [])
-    io.say(f"no API token is stored for {where}.\n"
+    io.say(f"no API token is stored for {_shown(where)}.\n"
            f"Create one at {explain.TOKEN_PAGE}\n"
            f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
            f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
@@ -163,7 +168,7 @@ def after_new_token(entry: Entry, token: str, request: Request, io: Io,
 def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
     """git got a 401 with this credential: say why Bitbucket may have refused it."""
     record = request.record
-    url = request.url
+    url = _shown(request.url)
     for entry in removed:
         if entry.expiry is not None and entry.expiry <= time.time():
             io.say(explain.expired(entry.url, _utc_date(entry.expiry)).text())
@@ -179,7 +184,7 @@ def _validate(request: Request, username: str, token: str, email: str | None) ->
     from git_credential_bbtoken.gitconfig import ca_file_for
 
     base = f"{request.protocol}://{request.host}"
-    target = bitbucket.Target.for_url(request.url, api_url=request.config.api_url
+    target = bitbucket.Target.for_url(_shown(request.url), api_url=request.config.api_url
                                       or bitbucket.DEFAULT_API_URL,
                                       ca_file=ca_file_for(base))
     return bitbucket.validate(target, username, token, email=email)
