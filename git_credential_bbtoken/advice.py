@@ -52,7 +52,9 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
             return SKIP
         days = (_utc_date(entry.expiry) - today).days
         if days <= EXPIRY_WARNING_DAYS and entry.expiry_warned_on != today.isoformat():
-            io.say(explain.expires_soon(entry.url, _utc_date(entry.expiry), days).text())
+            # One line, at most once a day: this runs on every background fetch.
+            io.say(explain.expires_soon(entry.url, _utc_date(entry.expiry), days).summary
+                   + f" Renew it: {explain.login_command(entry.url)}")
 
             def mark(stored: Entry) -> None:
                 stored.expiry_warned_on = today.isoformat()

@@ -209,7 +209,7 @@ def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
 
 def _list(options: argparse.Namespace, io: Io) -> int:
     store = CredentialStore(io.say)
-    rows = [entry_summary(e, store.backend(e.backend).name) for e in store.entries()]
+    rows = [entry_summary(e, _backend_label(e)) for e in store.entries()]
     if options.json:
         json.dump({"credentials": rows}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -244,6 +244,14 @@ def _setup(options: argparse.Namespace, io: Io) -> int:
     from git_credential_bbtoken.setup import setup
 
     return setup(options, io)
+
+
+def _backend_label(entry: Entry) -> str:
+    """`keyring (SecretService)`, `keyring (macOS)`, or `file`."""
+    if entry.backend == "keyring" and entry.keyring_backend:
+        parts = entry.keyring_backend.split(".")
+        return f"keyring ({parts[-2] if len(parts) >= 2 else parts[-1]})"
+    return entry.backend
 
 
 def _display(protocol: str, host: str, path: str) -> str:
