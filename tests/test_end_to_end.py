@@ -244,3 +244,16 @@ def test_environment_token_serves_ci_without_storing(server: BitbucketServer,
     clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"), env=env)
     assert clone.returncode == 0, clone.stderr
     assert listed() == []
+
+
+def test_store_checks_a_new_token_once(server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ])
+    record = (f"protocol=https\nhost={server.url.split('://')[1]}\npath=acme/widgets.git\n"
+              f"username=x-bitbucket-api-token-auth\npassword={GOOD}\n\n")
+    first = run("git", "credential", "approve", input=record)
+    assert WRITE in first.stderr  # explained at once: this token cannot push
+    assert [row["can_push"] for row in listed()] == [False]
+    server.clear_log()
+    again = run("git", "credential", "approve", input=record)
+    assert again.stderr == ""
+    assert server.requests == []  # an unchanged token is not checked again
