@@ -100,7 +100,7 @@ def helper_chain(protocol: str, host: str, path: str) -> tuple[list[str], bool]:
                                 text=True, timeout=HELPER_TRACE_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return [], False
-    helpers = []
+    helpers: list[str] = []
     for line in result.stderr.splitlines():
         found = re.search(r"trace: run_command: (.*) get'?$", line)
         if found:
@@ -175,9 +175,10 @@ def check_secret_store(credentials: CredentialStore, config: HostConfig) -> Chec
 def find_stored(credentials: CredentialStore, protocol: str, host: str, path: str,
                 config: HostConfig) -> tuple[Entry | None, str | None]:
     if os.environ.get("BBTOKEN_TOKEN") and config.is_bitbucket:
-        entry = Entry(protocol=protocol, host=host, path="", kind=config.kind,
-                      username=os.environ.get("BBTOKEN_USERNAME") or "x-bitbucket-api-token-auth")
-        return entry, os.environ["BBTOKEN_TOKEN"]
+        from_env = Entry(protocol=protocol, host=host, path="", kind=config.kind,
+                         username=os.environ.get("BBTOKEN_USERNAME")
+                         or "x-bitbucket-api-token-auth")
+        return from_env, os.environ["BBTOKEN_TOKEN"]
     try:
         entry = find_for_get(credentials.entries(), protocol, host, path or None, None,
                              config.kind)

@@ -37,12 +37,18 @@ def interactive_allowed() -> bool:
     return not (result.returncode == 0 and result.stdout.strip() == "false")
 
 
+def terminal_prompt_allowed() -> bool:
+    """GIT_TERMINAL_PROMPT is a boolean to git: 0, false, no, off and empty all mean off."""
+    value = os.environ.get("GIT_TERMINAL_PROMPT")
+    return value is None or value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def can_ask() -> bool:
     if not interactive_allowed():
         return False
     if askpass_program():
         return True
-    return os.environ.get("GIT_TERMINAL_PROMPT", "1") not in ("0", "false") and _has_terminal()
+    return terminal_prompt_allowed() and _has_terminal()
 
 
 def _has_terminal() -> bool:
@@ -57,23 +63,23 @@ def ask(prompt: str, secret: bool) -> str:
     """The answer to `prompt` (git's wording), from askpass or the terminal."""
     program = askpass_program()
     if program:
-        # As git does: the program is run through the shell with the prompt as its one
-        # argument (git for Windows runs it directly).
-        argv = ([program, prompt] if os.name == "nt"
-                else ["/bin/sh", "-c", program + ' "$@"', program, prompt])
+        # As git does: the program is run directly (no shell, so a path with spaces works,
+        # e.g. VS Code's askpass under "Visual Studio Code.app"), the prompt its one argument.
         try:
-            result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                    text=True, timeout=600)
+            result = subprocess.run([program, prompt], stdin=subprocess.DEVNULL,
+                                    capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired):
             raise NobodyToAsk(f"the askpass program {program!r} could not be run") from None
         if result.returncode != 0:
             raise NobodyToAsk(f"the askpass program {program!r} failed")
         return result.stdout.split("\n", 1)[0].rstrip("\r")
-    if os.environ.get("GIT_TERMINAL_PROMPT", "1") in ("0", "false") or not _has_terminal():
+    if not terminal_prompt_allowed() or not _has_terminal():
         raise NobodyToAsk("no askpass program and no terminal")
     if secret:
         return getpass.getpass(prompt)  # reads /dev/tty without echo
-    with open("/dev/tty", "r+") as tty:
-        tty.write(prompt)
-        tty.flush()
-        return tty.readline().rstrip("\r\n")
+    # A terminal is not seekable, so text mode "r+" is refused: unbuffered bytes instead.
+    fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    with open(fd, "r+b", buffering=0) as tty:
+        tty.write(prompt.encode())
+        line = tty.readline().decode(errors="replace")
+    return line.rstrip("\r\n")

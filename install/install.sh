@@ -96,9 +96,16 @@ fi
 "$exe" setup
 echo
 echo "Installed $("$exe" --version)."
+login_cmd="git credential-bbtoken login"
 case ":$PATH:" in
     *":$bin_dir:"*) ;;
-    *) [ "$use_pipx" = yes ] || echo "Note: $bin_dir is not on your PATH; git finds the helper anyway (setup wrote its full path)." ;;
+    *)
+        if [ "$use_pipx" != yes ]; then
+            echo "Note: $bin_dir is not on your PATH. git finds the helper anyway (setup wrote its"
+            echo "      full path); to type its commands, add: export PATH=\"$bin_dir:\$PATH\""
+            login_cmd="$exe login"
+        fi
+        ;;
 esac
 echo "Next: create an API token with scopes at https://id.atlassian.com/manage-profile/security/api-tokens"
-echo "      then run: git credential-bbtoken login https://bitbucket.org/WORKSPACE --email YOUR_EMAIL"
+echo "      then run: $login_cmd https://bitbucket.org/WORKSPACE --email YOUR_EMAIL"

@@ -1,0 +1,194 @@
+"""`git credential-bbtoken doctor [URL] [--json]` against the Bitbucket-like test server.
+
+Real git (asked which helpers it runs), the real keyring, real probes. Verdicts are read from
+`--json` and checked against the text; no wall-clock assertions (timeouts only stop a hang).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rig.gitrun import credential, run_git
+from rig.server import BitbucketServer
+
+READ = "read:repository:bitbucket"
+WRITE = "write:repository:bitbucket"
+GOOD = "ATATT3xFfGF0-doctor-good-0123456789abcdefghijklmnopqrstuvwxyzAB"
+READ_ONLY = "ATATT3xFfGF0-doctor-readonly-0123456789abcdefghijklmnopqrstu"
+OLD_APP_PASSWORD = "oldAppPassw0rd123456"
+SECRETS = (GOOD, READ_ONLY, OLD_APP_PASSWORD)
+
+
+def bbtoken(*args: str, input: str | None = None, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "credential-bbtoken", *args], input=input, env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def doctor(url: str, env: dict[str, str] | None = None
+           ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str],
+                      dict[str, Any]]:
+    """Text and --json runs; asserts they agree and that no secret shows in either."""
+    text = bbtoken("doctor", url, env=env)
+    machine = bbtoken("doctor", url, "--json", env=env)
+    for result in (text, machine):
+        assert "Traceback" not in result.stderr
+        for secret in SECRETS:
+            assert secret not in result.stdout and secret not in result.stderr
+    report: dict[str, Any] = json.loads(machine.stdout)
+    assert text.returncode == machine.returncode
+    assert report["ok"] is (machine.returncode == 0)
+    lines = text.stdout.splitlines()
+    for check in report["checks"]:
+        # the same verdict, for the same check, with the same words, on one text line
+        assert any(line.split()[:1] == [check["status"]] and check["name"] in line
+                   and check["message"] in line for line in lines), (check, text.stdout)
+        for fix in check["fix"]:
+            assert any(fix in line for line in lines), (fix, text.stdout)
+    statuses = [line.split()[0] for line in lines if line.startswith("  ")
+                and line.split()[:1] in (["ok"], ["warning"], ["problem"], ["info"])]
+    assert statuses == [c["status"] for c in report["checks"]]
+    return text, machine, report
+
+
+def checks(report: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [c for c in report["checks"] if c["name"] == name]
+
+
+def verdict(report: dict[str, Any], name: str) -> str:
+    found = checks(report, name)
+    assert len(found) == 1, report
+    status: str = found[0]["status"]
+    return status
+
+
+@pytest.fixture
+def server(bitbucket: BitbucketServer, secret_service: object) -> BitbucketServer:
+    bitbucket.add_user("alice", "alice@example.com", workspaces=["acme"])
+    bitbucket.add_repo("acme/widgets")
+    return bitbucket
+
+
+def login(server: BitbucketServer, token: str) -> None:
+    result = bbtoken("login", f"{server.url}/acme/widgets", "--token-stdin", input=token + "\n")
+    assert result.returncode == 0, result.stderr
+
+
+def test_before_setup_a_store_helper_with_an_app_password_is_the_problem(
+        server: BitbucketServer) -> None:
+    home = Path(os.environ["HOME"])
+    (home / ".git-credentials").write_text(
+        server.url.replace("://", f"://alice:{OLD_APP_PASSWORD}@") + "\n")
+    assert run_git("config", "--global", "credential.helper", "store").returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)  # a good token is stored, but git never gets to ask bbtoken
+
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    assert text.returncode == 1
+    helpers = checks(report, "helpers")[0]
+    assert helpers["status"] == "problem"
+    assert "store" in helpers["message"]
+    assert any(f"git credential-bbtoken setup {server.url}" in fix for fix in helpers["fix"])
+    reject = [fix for fix in helpers["fix"] if "credential reject" in fix]
+    assert len(reject) == 1, helpers["fix"]
+
+    # The fix it names works: run it, and the store has nothing for the server any more.
+    command = reject[0][reject[0].index("printf"):]
+    assert subprocess.run(["sh", "-c", command], capture_output=True, timeout=60
+                          ).returncode == 0
+    assert OLD_APP_PASSWORD not in (home / ".git-credentials").read_text()
+    assert credential("fill", {"protocol": "https", "host": server.url.split("://")[1]},
+                      helper="store").fields.get("password") is None
+
+
+def test_good_token_after_setup_is_all_ok(server: BitbucketServer, newer_git: str) -> None:
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+    # a git new enough for password_expiry_utc, first on PATH, so every check can be ok
+    env = dict(os.environ, PATH=os.pathsep.join([newer_git, os.environ["PATH"]]))
+    text, _, report = doctor(f"{server.url}/acme/widgets", env=env)
+    assert text.returncode == 0, text.stdout
+    assert {c["status"] for c in report["checks"]} <= {"ok", "info"}, text.stdout
+    for name in ("git", "helpers", "secret store", "stored", "clone", "push"):
+        assert verdict(report, name) == "ok", text.stdout
+    assert "No problems found." in text.stdout
+    assert "Use credential helper" in text.stdout  # the JetBrains setting
+
+
+def test_old_git_is_a_warning_not_a_problem(server: BitbucketServer) -> None:
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    version = run_git("--version").stdout
+    old = tuple(int(x) for x in version.split()[2].split(".")[:2]) < (2, 41)
+    assert verdict(report, "git") == ("warning" if old else "ok")
+    assert text.returncode == 0, text.stdout
+
+
+def test_read_only_token_reports_push_as_the_problem(server: BitbucketServer) -> None:
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(READ_ONLY, "alice", scopes=[READ])
+    login(server, READ_ONLY)
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    assert text.returncode == 1
+    assert verdict(report, "clone") == "ok"
+    assert verdict(report, "push") == "problem"
+    push = checks(report, "push")[0]
+    assert WRITE in push["message"] + " ".join(push["fix"])
+    assert "1 problem found." in text.stdout
+    assert WRITE in text.stdout
+
+
+def test_server_down_finishes_and_says_what_was_not_checked(server: BitbucketServer) -> None:
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+    server.stop()
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    # what needs no network is still checked
+    assert verdict(report, "helpers") == "ok"
+    assert verdict(report, "stored") == "ok"
+    # what does is said to be unchecked, not wrong
+    for name in ("clone", "push"):
+        found = checks(report, name)[0]
+        assert found["status"] == "warning"
+        assert "not checked" in found["message"]
+    assert "does not mean the token is invalid" in text.stdout
+    assert "problem" not in {c["status"] for c in report["checks"]}
+    assert text.returncode == 0
+
+
+def test_nothing_stored_is_a_problem_with_the_login_fix(server: BitbucketServer) -> None:
+    assert bbtoken("setup", server.url).returncode == 0
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    assert text.returncode == 1
+    stored = checks(report, "stored")[0]
+    assert stored["status"] == "problem"
+    assert any(f"git credential-bbtoken login {server.url}/acme/widgets" in fix
+               for fix in stored["fix"])
+
+
+def test_no_helper_at_all_is_a_problem_naming_setup(server: BitbucketServer) -> None:
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    assert text.returncode == 1
+    helpers = checks(report, "helpers")[0]
+    assert helpers["status"] == "problem"
+    assert any("git credential-bbtoken setup" in fix for fix in helpers["fix"])
+
+
+def test_environment_token_never_shows(server: BitbucketServer) -> None:
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    env = dict(os.environ, BBTOKEN_TOKEN=GOOD, BBTOKEN_DEBUG="1")
+    text, _, report = doctor(f"{server.url}/acme/widgets", env=env)
+    assert text.returncode == 0, text.stdout
+    assert verdict(report, "secret store") == "ok"
+    assert "BBTOKEN_TOKEN" in checks(report, "secret store")[0]["message"]
+    assert verdict(report, "push") == "ok"
