@@ -48,13 +48,17 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
     if entry.expiry is not None:
         today = _utc_date(time.time())
         if entry.expiry <= time.time():
-            io.say(explain.expired(entry.url, _utc_date(entry.expiry)).text())
+            io.say(explain.expired_for(entry.kind, entry.url, _utc_date(entry.expiry),
+                                       entry.username or None).text())
             return SKIP
         days = (_utc_date(entry.expiry) - today).days
         if days <= EXPIRY_WARNING_DAYS and entry.expiry_warned_on != today.isoformat():
             # One line, at most once a day: this runs on every background fetch.
-            io.say(explain.expires_soon(entry.url, _utc_date(entry.expiry), days).summary
-                   + f" Renew it: {explain.login_command(entry.url)}")
+            soon = explain.expires_soon_for(entry.kind, entry.url, _utc_date(entry.expiry),
+                                            days, entry.username or None)
+            renew = (explain.dc_login_command(entry.url, entry.username or None)
+                     if entry.kind == "datacenter" else explain.login_command(entry.url))
+            io.say(soon.summary + f" Renew it: {renew}")
 
             def mark(stored: Entry) -> None:
                 stored.expiry_warned_on = today.isoformat()
@@ -64,6 +68,8 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
             except Exception as exc:  # a warning shown twice is no reason to fail git
                 log.debug("could not record the expiry warning: %s", type(exc).__name__)
     validation = entry.validation or {}
+    if entry.kind == "datacenter":
+        return _before_answer_datacenter(entry, validation, url, io)
     granted = validation.get("scopes")
     if validation.get("can_clone") is False:
         # Stored with `login --force` although the check said it cannot work: say why again
@@ -99,6 +105,30 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
     return ANSWER
 
 
+def _stored_problems(validation: dict[str, object]) -> list[explain.Explanation]:
+    problems = validation.get("problems")
+    return [explain.Explanation.from_dict(p) for p in problems or []  # type: ignore[attr-defined]
+            if isinstance(p, dict)]
+
+
+def _before_answer_datacenter(entry: Entry, validation: dict[str, object], url: str,
+                              io: Io) -> str:
+    """Data Center: permissions are levels (REPO_WRITE includes read), learnt from the
+    probes at login/store; explain a clone or push that the server will refuse."""
+    problems = _stored_problems(validation)
+    username = entry.username or None
+    if validation.get("can_clone") is False:
+        errors = [p for p in problems if p.severity == explain.ERROR]
+        for problem in errors or [explain.dc_token_rejected(url, username)]:
+            io.say(problem.text())
+        return QUIT
+    if validation.get("can_push") is False and gitcommand.detect() == gitcommand.PUSH:
+        known = [p for p in problems if p.id == explain.DC_WRITE_MISSING]
+        io.say((known[0] if known else explain.dc_write_missing(url, username)).text())
+        return QUIT
+    return ANSWER
+
+
 def ask_for_token(request: Request, io: Io,
                   credentials: CredentialStore) -> list[tuple[str, str]] | str | None:
     """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
@@ -113,18 +143,29 @@ def ask_for_token(request: Request, io: Io,
     operation = gitcommand.detect()
     needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
                                      else [])
-    io.say(f"no API token is stored for {_shown(where)}.\n"
-           f"Create one at {explain.TOKEN_PAGE}\n"
-           f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
-           f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
+    datacenter = request.config.kind == "datacenter"
+    if datacenter:
+        permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
+        io.say(f"no HTTP access token is stored for {_shown(where)}.\n"
+               f"Create a personal one with {permission} at {explain.dc_tokens_page(where)}\n"
+               "and give your Bitbucket username with it. Project and repository tokens are "
+               "Bearer-only:\n"
+               f"store them with: {explain.dc_login_command(_shown(where))}")
+    else:
+        io.say(f"no API token is stored for {_shown(where)}.\n"
+               f"Create one at {explain.TOKEN_PAGE}\n"
+               f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
+               f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
     email = None
     try:
         username = record.username
         if username is None:
             username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
             if not username:
+                if datacenter:
+                    return None  # a personal token needs its owner's name
                 username = TOKEN_USERNAME
-            elif explain.looks_like_email(username):
+            elif explain.looks_like_email(username) and not datacenter:
                 # git needs the Bitbucket username; the email is what REST checks use.
                 io.say(f"{username} is an email: git over HTTPS refuses it; using "
                        f"{TOKEN_USERNAME} for git and the email for scope checks.")
@@ -173,10 +214,14 @@ def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
     url = _shown(request.url)
     for entry in removed:
         if entry.expiry is not None and entry.expiry <= time.time():
-            io.say(explain.expired(entry.url, _utc_date(entry.expiry)).text())
+            io.say(explain.expired_for(entry.kind, entry.url, _utc_date(entry.expiry),
+                                       entry.username or None).text())
             io.say(f"removed the stored token for {entry.url} ({entry.username}).")
             return
-    io.say(explain.for_rejection(url, record.username, record.password).text())
+    if request.config.kind == "datacenter":
+        io.say(explain.dc_token_rejected(url, record.username).text())
+    else:
+        io.say(explain.for_rejection(url, record.username, record.password).text())
     for entry in removed:
         io.say(f"removed the stored token for {entry.url} ({entry.username}).")
 
@@ -186,6 +231,13 @@ def _validate(request: Request, username: str, token: str, email: str | None) ->
     from git_credential_bbtoken.gitconfig import ca_file_for
 
     base = f"{request.protocol}://{request.host}"
+    if request.config.kind == "datacenter":
+        from git_credential_bbtoken import datacenter
+
+        dc_target = datacenter.DcTarget.for_url(_shown(request.url),
+                                                api_url=request.config.api_url,
+                                                ca_file=ca_file_for(base))
+        return datacenter.validate(dc_target, username or None, token)
     target = bitbucket.Target.for_url(_shown(request.url), api_url=request.config.api_url
                                       or bitbucket.DEFAULT_API_URL,
                                       ca_file=ca_file_for(base))

@@ -189,10 +189,11 @@ def _refuse_plain_http(url: str) -> str | None:
     return f"refusing to send a token over {parts.scheme or 'an unknown scheme'} to {_host(url)}"
 
 
-def _get(session: requests.Session, url: str, auth: tuple[str, Secret], clock: _Clock,
+def _get(session: requests.Session, url: str, auth: tuple[str | None, Secret], clock: _Clock,
          ca_file: str | None, read_ok_body: bool = True,
          headers: Mapping[str, str] | None = None) -> _Response | tuple[str, bool]:
-    """One GET with Basic auth; a `_Response`, or (why it was not checked, was it TLS)."""
+    """One GET with Basic auth (or Bearer, when the username is None: Data Center project
+    and repository tokens); a `_Response`, or (why it was not checked, was it TLS)."""
     import requests
 
     refused = _refuse_plain_http(url)
@@ -206,10 +207,13 @@ def _get(session: requests.Session, url: str, auth: tuple[str, Secret], clock: _
     # An explicit verify= wins over REQUESTS_CA_BUNDLE inside requests; passing True lets
     # the environment's bundle apply when git names no CA file.
     verify: bool | str = ca_file if ca_file else True
+    sent = dict(headers or {})
+    if auth[0] is None:
+        sent["Authorization"] = f"Bearer {auth[1].reveal()}"
     try:
         response = session.get(
-            url, auth=(auth[0], auth[1].reveal()), timeout=timeout, verify=verify,
-            allow_redirects=False, stream=True, headers=dict(headers or {}))
+            url, auth=(auth[0], auth[1].reveal()) if auth[0] is not None else None,
+            timeout=timeout, verify=verify, allow_redirects=False, stream=True, headers=sent)
     except requests.exceptions.SSLError as exc:
         _debug_exception(url, exc, auth[1])
         return f"the TLS certificate check failed for {host}", True
@@ -449,6 +453,8 @@ class Validation:
     not_checked: list[str] = dataclasses.field(default_factory=list)
     account: str | None = None  # Bitbucket username reported by /2.0/user
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # verdict -> why
+    kind: str = "cloud"  # or "datacenter" (datacenter.py): permissions, not scopes
+    authtype: str | None = None  # "Bearer" when the token works only as a Bearer token
 
     @property
     def problem_ids(self) -> list[str]:
@@ -471,6 +477,8 @@ class Validation:
             "not_checked": list(self.not_checked),
             "account": self.account,
             "reasons": dict(self.reasons),
+            "kind": self.kind,
+            "authtype": self.authtype,
         }
 
     @classmethod
@@ -500,10 +508,21 @@ class Validation:
             account=account if isinstance(account, str) else None,
             reasons={str(k): str(v) for k, v in reasons.items()}
             if isinstance(reasons, Mapping) else {},
+            kind=str(data.get("kind") or "cloud"),
+            authtype=data.get("authtype") if isinstance(data.get("authtype"), str) else None,
         )
 
     def verdict_table(self) -> list[VerdictRow]:
         """Rows for `login`/`doctor`: what the token can do, yes/no/unknown, and why."""
+        if self.kind == "datacenter":
+            return [
+                VerdictRow("clone", _answer(self.can_clone),
+                           self.reasons.get("clone", "not checked: the URL names no repository")),
+                VerdictRow("push", _answer(self.can_push),
+                           self.reasons.get("push", "not checked: the URL names no repository")),
+                VerdictRow("REST API", _answer(self.identity),
+                           self.reasons.get("identity", "not checked")),
+            ]
         rows = [
             VerdictRow("clone", _answer(self.can_clone), self._why("clone", sc.Operation.CLONE)),
             VerdictRow("push", _answer(self.can_push), self._why("push", sc.Operation.PUSH)),

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read the token from one line of standard input")
     login.add_argument("--force", action="store_true",
                        help="store the token even when it cannot clone")
+    login.add_argument("--kind", choices=("cloud", "datacenter", "generic"), default=None,
+                       help="what the URL's host is; saved as bbtoken.<url>.kind in the global "
+                            "git config (datacenter: Bitbucket Data Center / Server)")
+    login.add_argument("--bearer", action="store_true",
+                       help="Data Center: a project or repository HTTP access token (no "
+                            "username; git 2.46+ sends it as a Bearer token)")
     login.set_defaults(handler=_login)
 
     logout = commands.add_parser("logout", help="remove stored tokens for a URL")

@@ -151,12 +151,33 @@ def get(record: Credential, io: Io) -> int:
             return 0
         if decision == advice.SKIP:
             return 0
+    if entry.authtype:
+        return _answer_bearer(entry, secret, record, io)
     log.debug("answering with the credential stored for %s as %s", entry.url, entry.username)
     pairs = [("username", entry.username), ("password", secret)]
     if entry.expiry is not None:
         pairs.append(("password_expiry_utc", str(entry.expiry)))
     if refresh_token is not None:
         pairs.append(("oauth_refresh_token", refresh_token))
+    io.answer(pairs)
+    return 0
+
+
+def _answer_bearer(entry: Entry, secret: str, record: Credential, io: Io) -> int:
+    """A Bearer-only token (Data Center project or repository token): through git's
+    `authtype`/`credential` attributes when git announced `capability[]=authtype` (2.46+);
+    with an older git, explain and stop rather than send it as a password that must fail."""
+    if "authtype" not in record.capabilities:
+        from git_credential_bbtoken import explain
+
+        io.say(explain.bearer_needs_newer_git(entry.url).text())
+        io.answer([("quit", "1")])
+        return 0
+    log.debug("answering with the %s token stored for %s", entry.authtype, entry.url)
+    authtype: str = entry.authtype or "Bearer"
+    pairs = [("capability[]", "authtype"), ("authtype", authtype), ("credential", secret)]
+    if entry.expiry is not None:
+        pairs.append(("password_expiry_utc", str(entry.expiry)))
     io.answer(pairs)
     return 0
 
@@ -168,6 +189,16 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
     record = request.record
     same_host = [e for e in entries if (e.protocol, e.host) == (request.protocol, request.host)]
     if record.username is not None and same_host:
+        bearer = find_for_get([e for e in same_host if e.authtype], request.protocol,
+                              request.host, record.path, None, request.config.kind)
+        if bearer is not None:
+            from git_credential_bbtoken import explain
+
+            # A project/repository token goes without a username: git took one from the URL.
+            io.say(explain.dc_bearer_only(bearer.url, record.username).summary + "\n"
+                   f"Remove '{record.username}@' from the remote URL (git remote set-url) so "
+                   "git sends the stored Bearer token.")
+            return 0
         names = sorted({e.username for e in same_host} - {record.username})
         if names and find_for_get(same_host, request.protocol, request.host, record.path,
                                   None, request.config.kind) is not None:
@@ -225,11 +256,13 @@ def store(record: Credential, io: Io) -> int:
         entries = credentials.entries()
         kind = request.config.kind
         if request.config.is_bitbucket:
-            # The entry that served this request, if the token is the one it holds, stays
-            # where it is (a repository login is not widened to its workspace).
+            # A new token replaces the one that served this request where it is kept (a
+            # repository login is not widened to its workspace, nor shadowed by it);
+            # otherwise it is kept for the workspace, to serve all of its repositories.
             current = find_for_get(entries, request.protocol, request.host, record.path,
                                    record.username, kind)
-            scope = bitbucket_store_scope(record.path, kind)
+            scope = current.path if current is not None else \
+                bitbucket_store_scope(record.path, kind)
         else:
             scope = normalize_path(record.path)
             current = next((e for e in entries if e.key == (request.protocol, request.host,
@@ -292,13 +325,18 @@ def erase(record: Credential, io: Io) -> int:
         return 0
     credentials = CredentialStore(io.say)
 
+    # A Bearer credential git rejected comes back as authtype + credential, no password.
+    rejected = record.password if record.password is not None else (
+        record.credential if record.authtype else None)
+    debug.register_secret(rejected)
+
     def holds_rejected_password(entry: Entry) -> bool:
-        return credentials.secret(entry) == record.password
+        return credentials.secret(entry) == rejected
 
     def choose(entries: list[Entry]) -> list[Entry]:
         return find_for_erase(entries, request.protocol, request.host, record.path,
                               record.username, request.config.kind,
-                              holds_rejected_password if record.password is not None else None)
+                              holds_rejected_password if rejected is not None else None)
 
     try:
         removed = credentials.remove(choose)

@@ -169,3 +169,59 @@ def verdicts(granted: Iterable[str]) -> dict[Operation, bool]:
     """For each operation, whether the scopes allow it."""
     have = normalize_scopes(granted)
     return {operation: can(operation, have) for operation in Operation}
+
+
+# -- Bitbucket Data Center / Server: HTTP access token permissions ----------------------------
+#
+# Facts doc, section 5. Unlike Cloud scopes these are levels: REPO_WRITE includes REPO_READ,
+# REPO_ADMIN includes both, and a PROJECT_* permission grants the same level on every
+# repository of the project. What a token may do is also capped by its owner's own
+# permissions, which only the server knows: the git probes are the ground truth.
+
+REPO_READ = "REPO_READ"
+REPO_WRITE = "REPO_WRITE"
+REPO_ADMIN = "REPO_ADMIN"
+PROJECT_READ = "PROJECT_READ"
+PROJECT_WRITE = "PROJECT_WRITE"
+PROJECT_ADMIN = "PROJECT_ADMIN"
+DC_PERMISSIONS = (REPO_READ, REPO_WRITE, REPO_ADMIN, PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN)
+
+# The repository level each permission grants (0: none).
+_DC_LEVELS = {REPO_READ: 1, REPO_WRITE: 2, REPO_ADMIN: 3,
+              PROJECT_READ: 1, PROJECT_WRITE: 2, PROJECT_ADMIN: 3}
+# What each operation needs at least, as the permission a user picks for a repository token.
+DC_NEEDS: dict[Operation, str] = {Operation.CLONE: REPO_READ, Operation.PUSH: REPO_WRITE}
+
+_DC_DESCRIPTIONS = {
+    REPO_READ: "clone, fetch and pull",
+    REPO_WRITE: "push (includes REPO_READ)",
+    REPO_ADMIN: "repository settings (includes REPO_WRITE)",
+    PROJECT_READ: "clone and pull every repository of the project",
+    PROJECT_WRITE: "push to every repository of the project (includes PROJECT_READ)",
+    PROJECT_ADMIN: "project settings (includes PROJECT_WRITE)",
+}
+
+
+def normalize_dc_permission(name: str) -> str:
+    """`repo_write`, `repo-write` -> `REPO_WRITE`; unknown names kept (upper case)."""
+    return name.strip().upper().replace("-", "_")
+
+
+def dc_repository_level(permissions: Iterable[str]) -> int:
+    """The repository level (0 none, 1 read, 2 write, 3 admin) a token's permissions grant."""
+    return max((_DC_LEVELS.get(normalize_dc_permission(p), 0) for p in permissions
+                if isinstance(p, str)), default=0)
+
+
+def dc_can(operation: Operation, permissions: Iterable[str]) -> bool:
+    """Whether a Data Center token with `permissions` can do `operation` (before the cap by
+    its owner's own permissions). Only clone and push are git operations."""
+    needed = DC_NEEDS.get(operation)
+    return needed is not None and dc_repository_level(permissions) >= _DC_LEVELS[needed]
+
+
+def describe_dc_permission(name: str) -> str:
+    """`REPO_WRITE — push (includes REPO_READ)`; an unknown permission is just its name."""
+    name = normalize_dc_permission(name)
+    what = _DC_DESCRIPTIONS.get(name)
+    return f"{name} — {what}" if what else name

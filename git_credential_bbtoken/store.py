@@ -40,6 +40,7 @@ class Entry:
         "stored_at": None,
         "validation": None,  # what the last check learnt (bitbucket.Validation.to_dict())
         "expiry_warned_on": None,  # the day the last "expires soon" line was shown
+        "authtype": None,  # "Bearer": a token git must send as `Authorization: Bearer`
     }
     FIELDS = ("protocol", "host", "path", "username", *DEFAULTS)
 
@@ -65,6 +66,7 @@ class Entry:
     stored_at: str | None
     validation: dict[str, Any] | None
     expiry_warned_on: str | None
+    authtype: str | None
 
     @property
     def url(self) -> str:

@@ -234,3 +234,16 @@ def test_debug_trace_redacts_secrets(bitbucket_host: str) -> None:
 def test_unknown_actions_are_ignored(secret_service: object) -> None:
     result = helper("frobnicate", b"protocol=https\nhost=example.com\n\n")
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+
+def test_new_token_replaces_the_repository_login_that_served(bitbucket_host: str) -> None:
+    login = subprocess.run(["git", "credential-bbtoken", "login", f"{BB_URL}/ws/repo",
+                            "--token-stdin"], input="old-token\n", capture_output=True,
+                           text=True)
+    assert login.returncode == 0, login.stderr
+    assert fill(protocol="https", host=BB, path="ws/repo.git")["password"] == "old-token"
+    approve(protocol="https", host=BB, path="ws/repo.git",
+            username="x-bitbucket-api-token-auth", password="new-token")
+    assert [(e["path"], e["username"]) for e in metadata()] == [
+        ("ws/repo", "x-bitbucket-api-token-auth")]
+    assert fill(protocol="https", host=BB, path="ws/repo.git")["password"] == "new-token"

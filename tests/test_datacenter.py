@@ -1,0 +1,293 @@
+"""Issue 7: Bitbucket Data Center / Server HTTP access tokens, with real git against the rig's
+Data Center personality (tests/rig/datacenter.py).
+
+Personal tokens go to git with Basic `username:token`; project and repository tokens are
+Bearer-only and reach git through `capability[]=authtype` (git 2.46+). The explanations come
+before git's bare 403, as on Cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rig.certs import Certificates
+from rig.datacenter import DataCenterServer
+from rig.gitrun import credential
+from rig.isolation import git_version
+
+from git_credential_bbtoken import explain as ex
+from git_credential_bbtoken import scopes as sc
+from git_credential_bbtoken.datacenter import DcTarget
+
+PERSONAL = "NDY2MjQ4NTU5MjU5OkDc-personal-read-0123456789ab"
+WRITER = "NzE0MjQ4NTU5MjU5OkDc-personal-write-0123456789a"
+PROJECT = "MTIzNDU2Nzg5MDEyOkDc-project-token-0123456789ab"
+
+
+@pytest.fixture
+def datacenter(certificates: Certificates, isolated_env: Path, secret_service: object,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataCenterServer]:
+    """A Data Center-like server with user alice (PROJECT_WRITE on PROJ) and PROJ/widgets;
+    its CA in the isolated global git config and `setup` done, as a user would."""
+    server = DataCenterServer(tmp_path_factory.mktemp("datacenter"), certificates).start()
+    try:
+        for key, value in server.git_config_items():
+            subprocess.run(["git", "config", "--file", str(isolated_env), key, value],
+                           check=True)
+        server.add_user("alice", {"PROJ": "PROJECT_WRITE"})
+        server.add_repo("PROJ", "widgets")
+        result = bbtoken("setup", server.url)
+        assert result.returncode == 0, result.stderr
+        yield server
+    finally:
+        server.stop()
+
+
+def run(*args: str, cwd: Path | None = None, input: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), cwd=cwd, input=input, capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def bbtoken(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run("git", "credential-bbtoken", *args, input=input)
+
+
+def login(server: DataCenterServer, token: str, *extra: str, path: str = "scm/PROJ/widgets"
+          ) -> subprocess.CompletedProcess[str]:
+    return bbtoken("login", "--kind", "datacenter", f"{server.url}/{path}", "--token-stdin",
+                   *extra, input=token + "\n")
+
+
+def listed() -> list[dict[str, Any]]:
+    result = bbtoken("list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)["credentials"]
+    return rows
+
+
+def with_git(bin_dir: str) -> dict[str, str]:
+    """The test's environment with another git first on PATH (the helper stays found)."""
+    return dict(os.environ, PATH=os.pathsep.join([bin_dir, os.environ["PATH"]]))
+
+
+def commit_something(work: Path, env: dict[str, str] | None = None) -> None:
+    (work / "new.txt").write_text("hello\n")
+    assert run("git", "-C", str(work), "add", "new.txt", env=env).returncode == 0
+    assert run("git", "-C", str(work), "commit", "-qm", "new", env=env).returncode == 0
+
+
+def clone_url(server: DataCenterServer) -> str:
+    return f"{server.url}/scm/PROJ/widgets.git"
+
+
+# -- personal tokens (Basic username:token) ---------------------------------------------------
+
+
+def test_login_kind_datacenter_writes_the_kind_for_the_host(datacenter: DataCenterServer
+                                                            ) -> None:
+    datacenter.add_personal_token(WRITER, "alice", ["REPO_WRITE"])
+    result = login(datacenter, WRITER, "--username", "alice")
+    assert result.returncode == 0, result.stderr
+    kind = run("git", "config", "--global", f"bbtoken.{datacenter.url}.kind")
+    assert kind.stdout.strip() == "datacenter"
+    assert "clone" in result.stdout and "push" in result.stdout
+    [row] = listed()
+    assert row["url"] == f"{datacenter.url}/scm/PROJ/widgets" and row["username"] == "alice"
+    assert row["can_clone"] is True and row["can_push"] is True
+    assert WRITER not in result.stdout + result.stderr
+
+
+def test_clone_with_repo_read_works_and_push_is_explained_before_the_403(
+        datacenter: DataCenterServer, tmp_path: Path) -> None:
+    datacenter.add_personal_token(PERSONAL, "alice", ["REPO_READ"])
+    result = login(datacenter, PERSONAL, "--username", "alice")
+    assert result.returncode == 0, result.stderr
+    assert sc.REPO_WRITE in result.stderr  # login already says push will not work
+    datacenter.clear_log()
+    work = tmp_path / "w"
+    clone = run("git", "clone", clone_url(datacenter), str(work))
+    assert clone.returncode == 0, clone.stderr
+    assert {(r.scheme, r.username) for r in datacenter.requests} <= {(None, None),
+                                                                      ("basic", "alice")}
+    commit_something(work)
+    datacenter.clear_log()
+    push = run("git", "-C", str(work), "push", "origin", "HEAD")
+    assert push.returncode != 0
+    assert "needs REPO_WRITE" in push.stderr
+    assert "told us to quit" in push.stderr
+    assert "returned error: 403" not in push.stderr  # stopped before the doomed request
+    assert not [r for r in datacenter.requests if r.status == 403]
+
+
+def test_personal_write_token_clones_and_pushes(datacenter: DataCenterServer,
+                                                tmp_path: Path) -> None:
+    datacenter.add_personal_token(WRITER, "alice", ["REPO_WRITE"])
+    assert login(datacenter, WRITER, "--username", "alice").returncode == 0
+    work = tmp_path / "w"
+    assert run("git", "clone", clone_url(datacenter), str(work)).returncode == 0
+    commit_something(work)
+    push = run("git", "-C", str(work), "push", "origin", "HEAD")
+    assert push.returncode == 0, push.stderr
+
+
+def test_token_permission_is_capped_by_its_owner(datacenter: DataCenterServer) -> None:
+    datacenter.add_user("bob", {"PROJ": "PROJECT_READ"})
+    datacenter.add_personal_token(WRITER, "bob", ["REPO_ADMIN"])
+    result = login(datacenter, WRITER, "--username", "bob")
+    assert result.returncode == 0, result.stderr
+    assert listed()[0]["can_push"] is False
+    assert "ask a project admin" in result.stderr
+
+
+def test_expired_token_is_refused_with_the_reason(datacenter: DataCenterServer) -> None:
+    datacenter.add_personal_token(PERSONAL, "alice", ["REPO_WRITE"], expired=True)
+    result = login(datacenter, PERSONAL, "--username", "alice")
+    assert result.returncode == 1
+    assert "rejected the token" in result.stderr and "expired" in result.stderr
+    assert "plugins/servlet/access-tokens/manage" in result.stderr
+    assert listed() == []
+
+
+def test_basic_auth_disabled_is_named(datacenter: DataCenterServer) -> None:
+    datacenter.add_personal_token(WRITER, "alice", ["REPO_WRITE"])
+    datacenter.basic_auth_disabled = True
+    result = login(datacenter, WRITER, "--username", "alice")
+    assert result.returncode == 1
+    assert "Basic authentication is disabled" in result.stderr
+    assert "--bearer" in result.stderr
+    # ...and the same token then works as a Bearer token.
+    assert login(datacenter, WRITER, "--bearer").returncode == 0
+
+
+def test_project_token_with_a_username_is_explained(datacenter: DataCenterServer) -> None:
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])
+    result = login(datacenter, PROJECT, "--username", "alice")
+    assert result.returncode == 1
+    assert "only as a Bearer token" in result.stderr
+    assert f"login {datacenter.url}/scm/PROJ/widgets --kind datacenter --bearer" in result.stderr
+    assert listed() == []
+
+
+def test_login_asks_which_kind_of_token(datacenter: DataCenterServer) -> None:
+    neither = login(datacenter, PERSONAL)
+    assert neither.returncode == 2
+    assert "--username" in neither.stderr and "--bearer" in neither.stderr
+    both = login(datacenter, PERSONAL, "--username", "alice", "--bearer")
+    assert both.returncode == 2
+    cloud = bbtoken("login", "https://bitbucket.org/ws/repo", "--bearer", "--token-stdin",
+                    input="x\n")
+    assert cloud.returncode == 2 and "--kind datacenter" in cloud.stderr
+
+
+# -- project and repository tokens (Bearer only) ----------------------------------------------
+
+
+def test_project_token_works_through_authtype_bearer(datacenter: DataCenterServer,
+                                                     newer_git: str, tmp_path: Path) -> None:
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])
+    result = login(datacenter, PROJECT, "--bearer")
+    assert result.returncode == 0, result.stderr
+    assert listed()[0]["username"] == ""
+    env = with_git(newer_git)
+    datacenter.clear_log()
+    work = tmp_path / "w"
+    clone = run("git", "clone", clone_url(datacenter), str(work), env=env)
+    assert clone.returncode == 0, clone.stderr
+    schemes = {r.scheme for r in datacenter.requests}
+    assert schemes == {None, "bearer"}  # the first challenge, then Bearer only
+    commit_something(work, env)
+    push = run("git", "-C", str(work), "push", "origin", "HEAD", env=env)
+    assert push.returncode == 0, push.stderr
+
+
+def test_get_answers_bearer_only_when_git_announces_authtype(
+        datacenter: DataCenterServer, newer_git: str) -> None:
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    assert login(datacenter, PROJECT, "--bearer").returncode == 0
+    record = {"protocol": "https", "host": f"127.0.0.1:{datacenter.port}",
+              "path": "scm/PROJ/widgets.git"}
+    answer, _, status = credential("fill", [*record.items(), ("capability[]", "authtype")],
+                                   git_bin_dir=newer_git)
+    assert status == 0
+    assert ("authtype", "Bearer") in answer and ("credential", PROJECT) in answer
+    assert not [k for k, _ in answer if k == "password"]
+
+
+def test_older_git_is_told_instead_of_sending_a_password(datacenter: DataCenterServer,
+                                                         tmp_path: Path) -> None:
+    if git_version() >= (2, 46):
+        pytest.skip("the system git supports authtype; this checks an older one")
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    assert login(datacenter, PROJECT, "--bearer").returncode == 0
+    datacenter.clear_log()
+    clone = run("git", "clone", clone_url(datacenter), str(tmp_path / "w"))
+    assert clone.returncode != 0
+    assert "needs git 2.46 or newer" in clone.stderr
+    assert "extraHeader" in clone.stderr
+    assert "told us to quit" in clone.stderr
+    assert all(r.scheme is None for r in datacenter.requests)  # never sent as Basic
+    assert PROJECT not in clone.stderr
+
+
+def test_username_in_the_url_with_a_bearer_token_is_explained(
+        datacenter: DataCenterServer, newer_git: str, tmp_path: Path) -> None:
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    assert login(datacenter, PROJECT, "--bearer").returncode == 0
+    url = clone_url(datacenter).replace("://", "://alice@")
+    clone = run("git", "clone", url, str(tmp_path / "w"), env=with_git(newer_git))
+    assert clone.returncode != 0
+    assert "only as a Bearer token" in clone.stderr and "alice@" in clone.stderr
+
+
+# -- pure pieces ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("permissions", "clone", "push"), [
+    (["REPO_READ"], True, False),
+    (["REPO_WRITE"], True, True),
+    (["REPO_ADMIN"], True, True),
+    (["PROJECT_READ"], True, False),
+    (["project_write"], True, True),
+    (["PROJECT_ADMIN"], True, True),
+    ([], False, False),
+    (["SOMETHING_NEW"], False, False),
+])
+def test_dc_permission_model(permissions: list[str], clone: bool, push: bool) -> None:
+    assert sc.dc_can(sc.Operation.CLONE, permissions) is clone
+    assert sc.dc_can(sc.Operation.PUSH, permissions) is push
+
+
+@pytest.mark.parametrize(("url", "base", "project", "repo"), [
+    ("https://git.example.com/scm/PROJ/repo.git", "https://git.example.com", "PROJ", "repo"),
+    ("https://git.example.com/bitbucket/scm/PROJ/repo", "https://git.example.com/bitbucket",
+     "PROJ", "repo"),
+    ("https://git.example.com/projects/PROJ/repos/repo/browse", "https://git.example.com",
+     "PROJ", "repo"),
+    ("https://git.example.com:7990", "https://git.example.com:7990", None, None),
+])
+def test_dc_target_from_urls(url: str, base: str, project: str | None,
+                             repo: str | None) -> None:
+    target = DcTarget.for_url(url)
+    assert (target.base_url, target.project, target.repo) == (base, project, repo)
+    assert target.api_url == base + "/rest/api/latest"
+
+
+def test_dc_explanations_are_short_and_end_with_a_fix() -> None:
+    url = "https://git.example.com/scm/PROJ/repo"
+    for build in ex.DC_CATALOGUE.values():
+        args: tuple[Any, ...] = (url,)
+        if build in (ex.dc_expired,):
+            args = (url, "2026-01-01")
+        elif build is ex.dc_expires_soon:
+            args = (url, "2026-01-01", 3)
+        explanation = build(*args)
+        lines = explanation.render().splitlines()
+        assert 1 <= len(lines) <= 12
+        assert explanation.fix and url.split("/scm/")[0] in explanation.render()
