@@ -201,6 +201,7 @@ def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
     return {
         "url": entry.url,
         "username": entry.username,
+        "authtype": entry.authtype,
         "email": entry.email,
         "kind": entry.kind,
         "scopes": validation.get("scopes"),
@@ -227,7 +228,8 @@ def _list(options: argparse.Namespace, io: Io) -> int:
     for row in rows:
         scopes = row["scopes"]
         table.append((
-            row["url"], row["username"] or "(empty)", row["email"] or "-",
+            row["url"], row["username"] or ("(Bearer token)" if row["authtype"] else "(empty)"),
+            row["email"] or "-",
             ", ".join(scopes) if scopes else ("none" if scopes == [] else "unknown"),
             (row["checked_at"] or "never")[:10], row["expires"] or "unknown", row["backend"],
         ))

@@ -50,7 +50,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     checks.append(check_secret_store(credentials, config))
     stored, token = find_stored(credentials, protocol, host, path, config)
     checks.extend(check_stored(stored, token, url))
-    if token is not None and config.kind == "cloud":
+    if token is not None and config.is_bitbucket:
         checks.extend(check_live(url, protocol, host, config, stored, token))
     elif config.kind == "generic":
         checks.append(Check("bitbucket", INFO, f"{host} is not configured as a Bitbucket host "
@@ -218,9 +218,17 @@ def check_live(url: str, protocol: str, host: str, config: HostConfig, entry: En
     from git_credential_bbtoken import bitbucket
 
     assert entry is not None
-    target = bitbucket.Target.for_url(url, api_url=config.api_url or bitbucket.DEFAULT_API_URL,
-                                      ca_file=ca_file_for(f"{protocol}://{host}"))
-    validation = bitbucket.validate(target, entry.username, token, email=entry.email)
+    ca_file = ca_file_for(f"{protocol}://{host}")
+    if config.kind == "datacenter":
+        from git_credential_bbtoken import datacenter
+
+        validation = datacenter.validate(
+            datacenter.DcTarget.for_url(url, api_url=config.api_url, ca_file=ca_file),
+            None if entry.authtype else entry.username, token)
+    else:
+        target = bitbucket.Target.for_url(url, api_url=config.api_url
+                                          or bitbucket.DEFAULT_API_URL, ca_file=ca_file)
+        validation = bitbucket.validate(target, entry.username, token, email=entry.email)
     checks = []
     rows = {row.what: row for row in validation.verdict_table()}
     if validation.scopes is not None:
@@ -230,8 +238,8 @@ def check_live(url: str, protocol: str, host: str, config: HostConfig, entry: En
         row = rows[what]
         status = {"yes": OK, "no": PROBLEM, "unknown": WARNING}[row.answer]
         checks.append(Check(what, status, f"{row.answer}: {row.why}"))
-    identity = rows["identity (Sourcetree, IDEs)"]
-    if identity.answer != "unknown":
+    identity = rows.get("identity (Sourcetree, IDEs)")
+    if identity is not None and identity.answer != "unknown":
         checks.append(Check("identity", OK if identity.answer == "yes" else WARNING,
                             f"{identity.answer}: {identity.why}"))
     for problem in validation.problems:

@@ -291,3 +291,16 @@ def test_dc_explanations_are_short_and_end_with_a_fix() -> None:
         lines = explanation.render().splitlines()
         assert 1 <= len(lines) <= 12
         assert explanation.fix and url.split("/scm/")[0] in explanation.render()
+
+
+def test_doctor_checks_a_datacenter_token(datacenter: DataCenterServer) -> None:
+    datacenter.add_personal_token(PERSONAL, "alice", ["REPO_READ"])
+    assert login(datacenter, PERSONAL, "--username", "alice").returncode == 0
+    result = bbtoken("doctor", f"{datacenter.url}/scm/PROJ/widgets", "--json")
+    assert result.returncode == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["clone"]["status"] == "ok"
+    assert checks["push"]["status"] == "problem" and "REPO_WRITE" in checks["push"]["message"]
+    assert PERSONAL not in result.stdout + result.stderr
+    listing = bbtoken("list").stdout
+    assert "alice" in listing
