@@ -33,6 +33,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["FastPathUnavailable", "SECRET_SERVICE_BACKEND", "applies", "keyring_config_path",
            "lookup"]
 
@@ -246,7 +250,7 @@ class _Bus:
                   destination="org.freedesktop.DBus")
 
     def call(self, path: str, interface: str, member: str, signature: str = "",
-             body: tuple = (), destination: str = _BUS_NAME) -> tuple:
+             body: tuple[Any, ...] = (), destination: str = _BUS_NAME) -> tuple[Any, ...]:
         self._serial += 1
         serial = self._serial
         self._send(_method_call(serial, destination, path, interface, member, signature, body))
@@ -260,7 +264,7 @@ class _Bus:
                 raise FastPathUnavailable("unexpected message from the bus")
             return reply_body
 
-    def _read_message(self) -> tuple[int, dict, tuple]:
+    def _read_message(self) -> tuple[int, dict[int, Any], tuple[Any, ...]]:
         import struct
 
         while True:
@@ -288,7 +292,7 @@ class _Bus:
 
 
 def _method_call(serial: int, destination: str, path: str, interface: str, member: str,
-                 signature: str, body: tuple) -> bytes:
+                 signature: str, body: tuple[Any, ...]) -> bytes:
     fields = [(_HEADER_PATH, ("o", path)), (_HEADER_INTERFACE, ("s", interface)),
               (_HEADER_MEMBER, ("s", member)), (_HEADER_DESTINATION, ("s", destination))]
     if signature:
@@ -348,13 +352,13 @@ class _Writer:
     def pad(self, alignment: int) -> None:
         self.data += b"\0" * (-len(self.data) % alignment)
 
-    def write(self, signature: str, values) -> None:
+    def write(self, signature: str, values: Any) -> None:
         import struct
 
         for code, value in zip(_split(signature), values):
             self._one(code, value, struct)
 
-    def _one(self, code: str, value, struct) -> None:
+    def _one(self, code: str, value: Any, struct: Any) -> None:
         first = code[0]
         self.pad(_ALIGN[first])
         if first in _FIXED:
@@ -403,13 +407,13 @@ class _Reader:
         self.pos = 0
         self._struct = struct
 
-    def read(self, signature: str) -> tuple:
+    def read(self, signature: str) -> tuple[Any, ...]:
         return tuple(self._one(code) for code in _split(signature))
 
     def _align(self, alignment: int) -> None:
         self.pos += -self.pos % alignment
 
-    def _one(self, code: str):
+    def _one(self, code: str) -> Any:
         first = code[0]
         self._align(_ALIGN[first])
         unpack = self._struct.unpack_from
