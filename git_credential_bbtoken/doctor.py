@@ -46,6 +46,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     url = f"{protocol}://{host}" + (f"/{path}" if path else "")
     checks: list[Check] = [check_git_version()]
     checks.extend(check_helpers(protocol, host, path))
+    checks.extend(check_other_helpers(protocol, host))
     credentials = CredentialStore(io.say)
     checks.append(check_secret_store(credentials, config))
     stored, token = find_stored(credentials, protocol, host, path, config)
@@ -117,6 +118,47 @@ def _is_bbtoken(command: str) -> bool:
     return "credential-bbtoken" in command or "git_credential_bbtoken" in command
 
 
+def other_helpers() -> list[str]:
+    """The helpers configured for every URL (`credential.helper`, all scopes), other than
+    bbtoken: where passwords from before API tokens are kept (store, osxkeychain, manager)."""
+    result = run_git(["config", "--get-all", "credential.helper"])
+    names = []
+    for value in result.stdout.splitlines():
+        value = value.strip()
+        if value and not _is_bbtoken(value) and value not in names:
+            names.append(value)
+    return names
+
+
+def check_other_helpers(protocol: str, host: str) -> list[Check]:
+    """Migration from app passwords: ask each other helper, alone, whether it still holds a
+    password for this host. Even when bbtoken answers first, a stale entry there resurfaces
+    as soon as setup is undone or an IDE runs git with another configuration."""
+    checks = []
+    record = f"protocol={protocol}\nhost={host}\n\n"
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="")
+    for helper in other_helpers():
+        try:
+            result = subprocess.run(
+                ["git", "-c", "credential.helper=", "-c", f"credential.helper={helper}",
+                 "-c", "credential.interactive=false", "credential", "fill"], input=record,
+                env=env, capture_output=True, text=True, timeout=HELPER_TRACE_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        fields = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        if result.returncode != 0 or "password" not in fields:
+            continue
+        kind = ("an app password" if explain.looks_like_app_password(fields["password"])
+                else "a password")
+        name = _helper_name(helper)
+        checks.append(Check(
+            "old helper", WARNING,
+            f"credential helper {name} still holds {kind} for {host} "
+            f"(user {fields.get('username', '?')}); app passwords no longer work",
+            _reject_fix(helper, protocol, host)))
+    return checks
+
+
 def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
     url = f"{protocol}://{host}"
     helpers, answered = helper_chain(protocol, host, path)
@@ -149,7 +191,7 @@ def _helper_name(command: str) -> str:
 
 
 def _reject_fix(command: str, protocol: str, host: str) -> list[str]:
-    name = _helper_name(command)
+    name = _helper_name(command) if "credential-" in command else command
     return [f"remove the old entry: printf 'protocol={protocol}\\nhost={host}\\n' | "
             f"git -c credential.helper= -c credential.helper={name} credential reject"]
 

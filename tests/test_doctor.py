@@ -192,3 +192,25 @@ def test_environment_token_never_shows(server: BitbucketServer) -> None:
     assert verdict(report, "secret store") == "ok"
     assert "BBTOKEN_TOKEN" in checks(report, "secret store")[0]["message"]
     assert verdict(report, "push") == "ok"
+
+
+def test_after_setup_an_old_app_password_in_another_helper_is_still_found(
+        server: BitbucketServer) -> None:
+    home = Path(os.environ["HOME"])
+    (home / ".git-credentials").write_text(
+        server.url.replace("://", f"://alice:{OLD_APP_PASSWORD}@") + "\n")
+    assert run_git("config", "--global", "credential.helper", "store").returncode == 0
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+
+    _, _, report = doctor(f"{server.url}/acme/widgets")
+    assert verdict(report, "helpers") == "ok"  # bbtoken answers first now
+    old = checks(report, "old helper")
+    assert len(old) == 1 and old[0]["status"] == "warning"
+    assert "store" in old[0]["message"] and "app password" in old[0]["message"]
+    command = old[0]["fix"][0][old[0]["fix"][0].index("printf"):]
+    assert subprocess.run(["sh", "-c", command], capture_output=True, timeout=60
+                          ).returncode == 0
+    _, _, after = doctor(f"{server.url}/acme/widgets")
+    assert checks(after, "old helper") == []
