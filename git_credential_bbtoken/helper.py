@@ -219,6 +219,11 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         io.answer([("quit", "1")])
     elif isinstance(answer, list):
         io.answer(answer)
+    else:
+        # Nobody could be asked (CI, an IDE's background fetch): git will fail with its own
+        # "could not read Username"; one line says what to do about it.
+        where = request.url[:-4] if request.url.endswith(".git") else request.url
+        io.say(f"no token is stored for {where}; run: git credential-bbtoken login {where}")
     return 0
 
 
