@@ -38,7 +38,10 @@ def _shown(url: str) -> str:
 def _utc_date(timestamp: float) -> datetime.date:
     import datetime
 
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).date()
+    from git_credential_bbtoken.protocol import MAX_EXPIRY
+
+    return datetime.datetime.fromtimestamp(min(timestamp, MAX_EXPIRY),
+                                           datetime.timezone.utc).date()
 
 
 def before_answer(entry: Entry, secret: str, request: Request, io: Io,

@@ -197,7 +197,10 @@ def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
     validation = entry.validation or {}
     expiry = None
     if entry.expiry is not None:
-        expiry = datetime.datetime.fromtimestamp(entry.expiry, datetime.timezone.utc)
+        from git_credential_bbtoken.protocol import MAX_EXPIRY
+
+        expiry = datetime.datetime.fromtimestamp(min(entry.expiry, MAX_EXPIRY),
+                                                 datetime.timezone.utc)
     return {
         "url": entry.url,
         "username": entry.username,

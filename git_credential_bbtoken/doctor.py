@@ -242,7 +242,7 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
                     + (f" (email {entry.email})" if entry.email else ""))]
     if entry.expiry is not None:
         days = int((entry.expiry - time.time()) // 86400)
-        date = time.strftime("%Y-%m-%d", time.gmtime(entry.expiry))
+        date = time.strftime("%Y-%m-%d", time.gmtime(min(entry.expiry, 253402300799)))
         if entry.expiry <= time.time():
             checks.append(Check("expiry", PROBLEM, f"the token expired on {date}",
                                 [f"create a new token, then run: "

@@ -53,7 +53,7 @@ def data_dir() -> str:
 
 def ensure_private_dir(path: str) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
-    if os.name == "posix":
+    if os.name == "posix" and (os.stat(path).st_mode & 0o777) != 0o700:
         os.chmod(path, 0o700)
 
 
@@ -114,8 +114,12 @@ class _Lock:
         self.fd = -1
 
     def __enter__(self) -> None:
-        ensure_private_dir(self.directory)
-        self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            ensure_private_dir(self.directory)
+            self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise MetadataError(f"cannot lock {self.lock_path}: {exc.strerror}; nothing was "
+                                "changed") from None
         try:
             _lock(self.fd, self.lock_path)
         except BaseException:
@@ -135,8 +139,8 @@ def write_private_file(path: str, data: bytes) -> None:
     import tempfile  # only writers pay for it
 
     folder = os.path.dirname(path)
-    ensure_private_dir(folder)
     try:
+        ensure_private_dir(folder)
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                    dir=folder)
     except OSError as exc:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 MAX_INPUT_BYTES = 1024 * 1024
+MAX_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z
 
 FORBIDDEN_CHARACTERS = {"\n": "a newline", "\r": "a carriage return", "\0": "a NUL byte"}
 
@@ -113,7 +114,10 @@ def _apply(record: Credential, key: str, value: str) -> None:
         setattr(record, key, value)
     elif key == "password_expiry_utc":
         # git ignores a value it cannot parse; so do we.
-        record.password_expiry_utc = int(value) if value.isdigit() else None
+        # ASCII digits only, and no later than the end of year 9999 (what dates can show).
+        record.password_expiry_utc = (int(value) if value.isascii() and value.isdigit()
+                                      and len(value) <= 12 and int(value) <= MAX_EXPIRY
+                                      else None)
     elif key == "url":
         _apply_url(record, value)
     elif key in _LIST_KEYS:

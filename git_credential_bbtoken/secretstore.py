@@ -179,6 +179,7 @@ def _failure(verb: str, exc: Exception) -> str:
     # Only the exception's class and the backend's own message: neither holds our secret,
     # which is never passed into a message we build.
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = debug.redact(detail)  # a backend might quote what it was given
     kind = type(exc).__name__
     if "lock" in (kind + detail).lower():
         hint = "the keyring is locked; unlock it (log in to the desktop session) and retry"

@@ -12,7 +12,12 @@ import os
 
 from git_credential_bbtoken import debug  # noqa: I001
 from git_credential_bbtoken.metadata import MetadataFile, data_dir
-from git_credential_bbtoken.secretstore import FileSecrets, KeyringSecrets, service_name
+from git_credential_bbtoken.secretstore import (
+    FileSecrets,
+    KeyringSecrets,
+    SecretStoreError,
+    service_name,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,6 +99,15 @@ class Entry:
             return None  # a damaged entry is skipped, the others still work
         if not all(isinstance(v, str) for v in entry.key):
             return None
+        # A hand-edited field of the wrong type reads as unknown rather than crashing git.
+        for name, default in cls.DEFAULTS.items():
+            value = getattr(entry, name)
+            expected = {"expiry": int, "has_refresh_token": bool, "validation": dict}.get(
+                name, str)
+            wrong = (value is not None and not isinstance(value, expected)) or (
+                expected is int and isinstance(value, bool))
+            if wrong:
+                setattr(entry, name, default)
         return entry
 
 
@@ -156,9 +170,16 @@ class CredentialStore:
         with self.metadata.locked():
             entries = _entries(self.metadata.read(holding_lock=True))
             previous = [e for e in entries if e.key == entry.key]
+            service = service_name(entry.url)
+            # Kept to put back if the metadata cannot be written (a full disk): "nothing was
+            # changed" must then be true of the keyring too.
+            try:
+                old_secret = backend.get(service, entry.username)
+            except SecretStoreError:
+                old_secret = None  # unreadable: nothing to put back
             # The secret first: a crash before the metadata write leaves at worst an unused
             # keyring item, never an entry without its secret.
-            backend.set(service_name(entry.url), entry.username, secret)
+            backend.set(service, entry.username, secret)
             refresh_service = service_name(entry.url, refresh=True)
             if refresh_token is not None:
                 backend.set(refresh_service, entry.username, refresh_token)
@@ -168,7 +189,14 @@ class CredentialStore:
                 if old.backend != entry.backend:
                     self._delete_secrets(old)
             kept = [e for e in entries if e.key != entry.key] + [entry]
-            self.metadata.write([e.to_dict() for e in kept])
+            try:
+                self.metadata.write([e.to_dict() for e in kept])
+            except Exception:
+                if old_secret is not None:
+                    backend.set(service, entry.username, old_secret)
+                else:
+                    backend.delete(service, entry.username)
+                raise
 
     def update(self, entry: Entry, change: Callable[[Entry], None]) -> None:
         """Change an entry's metadata (not its secret), if it is still there."""
@@ -188,11 +216,16 @@ class CredentialStore:
             doomed = list(choose(entries))
             if not doomed:
                 return []
-            keys = {e.key for e in doomed}
-            # Metadata first: once the entry is gone no reader looks for its secret.
-            self.metadata.write([e.to_dict() for e in entries if e.key not in keys])
-            for entry in doomed:
-                self._delete_secrets(entry)
+            # Secrets first; only the entries whose secrets are really gone leave the list,
+            # so a keyring that refuses a delete never leaves a token without its entry.
+            gone = set()
+            try:
+                for entry in doomed:
+                    self._delete_secrets(entry)
+                    gone.add(entry.key)
+            finally:
+                if gone:
+                    self.metadata.write([e.to_dict() for e in entries if e.key not in gone])
             return doomed
 
     def _prepare_backends(self) -> None:
