@@ -194,7 +194,6 @@ def _get(session: requests.Session, url: str, auth: tuple[str | None, Secret], c
          headers: Mapping[str, str] | None = None) -> _Response | tuple[str, bool]:
     """One GET with Basic auth (or Bearer, when the username is None: Data Center project
     and repository tokens); a `_Response`, or (why it was not checked, was it TLS)."""
-    import requests
 
     refused = _refuse_plain_http(url)
     if refused:
@@ -214,30 +213,9 @@ def _get(session: requests.Session, url: str, auth: tuple[str | None, Secret], c
         response = session.get(
             url, auth=(auth[0], auth[1].reveal()) if auth[0] is not None else None,
             timeout=timeout, verify=verify, allow_redirects=False, stream=True, headers=sent)
-    except requests.exceptions.SSLError as exc:
-        _debug_exception(url, exc, auth[1])
-        return f"the TLS certificate check failed for {host}", True
-    except requests.exceptions.ProxyError as exc:
-        _debug_exception(url, exc, auth[1])
-        return f"the proxy failed to reach {host}", False
-    except requests.exceptions.ConnectTimeout as exc:
-        _debug_exception(url, exc, auth[1])
-        return f"timed out connecting to {host}", False
-    except requests.exceptions.Timeout as exc:
-        _debug_exception(url, exc, auth[1])
-        return f"{host} did not answer in time", False
-    except requests.exceptions.ConnectionError as exc:
-        _debug_exception(url, exc, auth[1])
-        return f"could not connect to {host}", False
-    except OSError as exc:
-        # requests raises a bare OSError for a CA file it cannot read (not a RequestException).
-        _debug_exception(url, exc, auth[1])
-        if ca_file:
-            return f"could not use the CA file {ca_file}", True
-        return f"the request to {host} failed ({type(exc).__name__})", False
     except Exception as exc:  # noqa: BLE001 - nothing from requests may reach the user
         _debug_exception(url, exc, auth[1])
-        return f"the request to {host} failed ({type(exc).__name__})", False
+        return _failure_reason(exc, host, ca_file)
     try:
         body = b""
         # A 200 ref advertisement can be megabytes and tells us nothing more: skip it.
@@ -250,6 +228,27 @@ def _get(session: requests.Session, url: str, auth: tuple[str | None, Secret], c
         return _Response(response.status_code, response.headers, body)
     finally:
         response.close()
+
+
+def _failure_reason(exc: Exception, host: str, ca_file: str | None) -> tuple[str, bool]:
+    """Why a request got no answer, in words, and whether TLS was the cause. The most
+    specific classes first: SSLError and ProxyError are ConnectionErrors, ConnectTimeout is
+    a Timeout."""
+    import requests
+
+    errors = requests.exceptions
+    for kind, reason, tls in (
+            (errors.SSLError, f"the TLS certificate check failed for {host}", True),
+            (errors.ProxyError, f"the proxy failed to reach {host}", False),
+            (errors.ConnectTimeout, f"timed out connecting to {host}", False),
+            (errors.Timeout, f"{host} did not answer in time", False),
+            (errors.ConnectionError, f"could not connect to {host}", False)):
+        if isinstance(exc, kind):
+            return reason, tls
+    # requests raises a bare OSError for a CA file it cannot read (not a RequestException).
+    if isinstance(exc, OSError) and not isinstance(exc, errors.RequestException) and ca_file:
+        return f"could not use the CA file {ca_file}", True
+    return f"the request to {host} failed ({type(exc).__name__})", False
 
 
 def _debug_exception(url: str, exc: BaseException, token: Secret) -> None:

@@ -16,6 +16,10 @@ from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request, transport
 from git_credential_bbtoken.protocol import Credential
 from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from git_credential_bbtoken.bitbucket import Validation
+
 
 def login(options: argparse.Namespace, io: Io) -> int:
     from git_credential_bbtoken.commands import (
@@ -61,15 +65,7 @@ def login(options: argparse.Namespace, io: Io) -> int:
                                           or bitbucket.DEFAULT_API_URL,
                                           ca_file=ca_file_for(f"{protocol}://{host}"))
         validation = bitbucket.validate(target, username, token, email=options.email)
-        print_verdicts(validation, io)
-        errors = [p for p in validation.problems if p.severity == explain.ERROR]
-        if validation.can_clone is False and not options.force:
-            for problem in errors or validation.problems:
-                io.say(problem.text())
-            raise CommandFailed("nothing was stored (a token that cannot clone is refused; "
-                                "--force stores it anyway)")
-        for problem in validation.problems:
-            io.say(problem.text())
+        report_or_refuse(validation, options.force, io)
 
     credentials = CredentialStore(io.say)
     entry = Entry(protocol=protocol, host=host, path=path, username=username,
@@ -82,11 +78,24 @@ def login(options: argparse.Namespace, io: Io) -> int:
     return 0
 
 
-def print_verdicts(validation: object, io: Io) -> None:
-    """The small table of what the token can do, on stdout."""
-    from git_credential_bbtoken.bitbucket import Validation
+def report_or_refuse(validation: Validation, force: bool, io: Io) -> None:
+    """Show what the check found; refuse (CommandFailed, nothing stored) a token that
+    certainly cannot clone, unless --force."""
+    from git_credential_bbtoken.commands import CommandFailed
 
-    assert isinstance(validation, Validation)
+    print_verdicts(validation, io)
+    if validation.can_clone is False and not force:
+        errors = [p for p in validation.problems if p.severity == explain.ERROR]
+        for problem in errors or validation.problems:
+            io.say(problem.text())
+        raise CommandFailed("nothing was stored (a token that cannot clone is refused; "
+                            "--force stores it anyway)")
+    for problem in validation.problems:
+        io.say(problem.text())
+
+
+def print_verdicts(validation: Validation, io: Io) -> None:
+    """The small table of what the token can do, on stdout."""
     rows = validation.verdict_table()
     width = max(len(row.what) for row in rows)
     print("What this token can do:")
@@ -118,7 +127,6 @@ def _login_datacenter(options: argparse.Namespace, io: Io, request: Request,
     owner's username (--username); a project or repository token is Bearer-only (--bearer)."""
     from git_credential_bbtoken import datacenter
     from git_credential_bbtoken.commands import (
-        CommandFailed,
         UsageError,
         parse_expiry,
         read_token,
@@ -145,15 +153,7 @@ def _login_datacenter(options: argparse.Namespace, io: Io, request: Request,
                                          ca_file=ca_file_for(f"{request.protocol}://"
                                                              f"{request.host}"))
     validation = datacenter.validate(target, username, token)
-    print_verdicts(validation, io)
-    errors = [p for p in validation.problems if p.severity == explain.ERROR]
-    if validation.can_clone is False and not options.force:
-        for problem in errors or validation.problems:
-            io.say(problem.text())
-        raise CommandFailed("nothing was stored (a token that cannot clone is refused; "
-                            "--force stores it anyway)")
-    for problem in validation.problems:
-        io.say(problem.text())
+    report_or_refuse(validation, options.force, io)
     if bearer:
         validation.authtype = datacenter.BEARER
     credentials = CredentialStore(io.say)
