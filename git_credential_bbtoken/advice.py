@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import time
 
-from git_credential_bbtoken import debug, explain, gitcommand
+from git_credential_bbtoken import debug, gitcommand
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request
+from git_credential_bbtoken.protocol import MAX_EXPIRY
 from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
 
+    from git_credential_bbtoken import explain
     from git_credential_bbtoken.bitbucket import Validation
+
+# `explain` (the message catalogue, and `re` with it) is imported by each function that is
+# about to say something: a `get` whose token is fine says nothing and should not load it.
 
 log = debug.getLogger(__name__)
 
@@ -38,10 +43,14 @@ def _shown(url: str) -> str:
 def _utc_date(timestamp: float) -> datetime.date:
     import datetime
 
-    from git_credential_bbtoken.protocol import MAX_EXPIRY
-
     return datetime.datetime.fromtimestamp(min(timestamp, MAX_EXPIRY),
                                            datetime.timezone.utc).date()
+
+
+def _utc_day(timestamp: float) -> int:
+    """The UTC calendar day of a timestamp, counted from 1970-01-01: differences of these are
+    differences of `_utc_date`s, without importing `datetime` on every `get`."""
+    return int(min(timestamp, MAX_EXPIRY) // 86400)
 
 
 def before_answer(entry: Entry, secret: str, request: Request, io: Io,
@@ -49,13 +58,18 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
     """Look at what is known of a stored token before serving it."""
     url = _shown(request.url)
     if entry.expiry is not None:
-        today = _utc_date(time.time())
-        if entry.expiry <= time.time():
+        now = time.time()
+        if entry.expiry <= now:
+            from git_credential_bbtoken import explain
+
             io.say(explain.expired_for(entry.kind, entry.url, _utc_date(entry.expiry),
                                        entry.username or None).text())
             return SKIP
-        days = (_utc_date(entry.expiry) - today).days
-        if days <= EXPIRY_WARNING_DAYS and entry.expiry_warned_on != today.isoformat():
+        days = _utc_day(entry.expiry) - _utc_day(now)
+        today = _utc_date(now) if days <= EXPIRY_WARNING_DAYS else None
+        if today is not None and entry.expiry_warned_on != today.isoformat():
+            from git_credential_bbtoken import explain
+
             # One line, at most once a day: this runs on every background fetch.
             soon = explain.expires_soon_for(entry.kind, entry.url, _utc_date(entry.expiry),
                                             days, entry.username or None)
@@ -63,8 +77,10 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                      if entry.kind == "datacenter" else explain.login_command(entry.url))
             io.say(soon.summary + f" Renew it: {renew}")
 
+            warned_on = today.isoformat()
+
             def mark(stored: Entry) -> None:
-                stored.expiry_warned_on = today.isoformat()
+                stored.expiry_warned_on = warned_on
 
             try:
                 credentials.update(entry, mark)
@@ -75,6 +91,8 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
         return _before_answer_datacenter(entry, validation, url, io)
     granted = validation.get("scopes")
     if validation.get("can_clone") is False:
+        from git_credential_bbtoken import explain
+
         # Stored with `login --force` although the check said it cannot work: say why again
         # rather than letting git fail with a bare status code.
         problems = [explain.Explanation.from_dict(p) for p in validation.get("problems") or []
@@ -85,7 +103,9 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
             io.say(problem.text())
         return QUIT
     if not validation and entry.username != TOKEN_USERNAME and \
-            explain.looks_like_app_password(secret):
+            _looks_like_app_password(secret):
+        from git_credential_bbtoken import explain
+
         # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
         # which git does not even call erase: the stale secret would stay forever.
         retired = explain.app_password_retired(url, entry.username)
@@ -95,6 +115,8 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                           *retired.details, *retired.fix]))
         return QUIT
     if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
+        from git_credential_bbtoken import explain
+
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
         io.say(explain.read_missing(url, granted).text())
         return QUIT
@@ -102,13 +124,24 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
         isinstance(granted, list) and not sc.can(sc.Operation.PUSH, granted))
     if cannot_push and validation.get("can_clone") is not False:
         if gitcommand.detect() == gitcommand.PUSH:
+            from git_credential_bbtoken import explain
+
             io.say(explain.write_missing(url, granted if isinstance(granted, list)
                                          else None).text())
             return QUIT
     return ANSWER
 
 
+def _looks_like_app_password(secret: str) -> bool:
+    """Only asked of old entries without a validation record, so its import is rare."""
+    from git_credential_bbtoken import explain
+
+    return explain.looks_like_app_password(secret)
+
+
 def _stored_problems(validation: dict[str, object]) -> list[explain.Explanation]:
+    from git_credential_bbtoken import explain
+
     problems = validation.get("problems")
     return [explain.Explanation.from_dict(p) for p in problems or []  # type: ignore[attr-defined]
             if isinstance(p, dict)]
@@ -118,15 +151,18 @@ def _before_answer_datacenter(entry: Entry, validation: dict[str, object], url: 
                               io: Io) -> str:
     """Data Center: permissions are levels (REPO_WRITE includes read), learnt from the
     probes at login/store; explain a clone or push that the server will refuse."""
-    problems = _stored_problems(validation)
     username = entry.username or None
     if validation.get("can_clone") is False:
-        errors = [p for p in problems if p.severity == explain.ERROR]
+        from git_credential_bbtoken import explain
+
+        errors = [p for p in _stored_problems(validation) if p.severity == explain.ERROR]
         for problem in errors or [explain.dc_token_rejected(url, username)]:
             io.say(problem.text())
         return QUIT
     if validation.get("can_push") is False and gitcommand.detect() == gitcommand.PUSH:
-        known = [p for p in problems if p.id == explain.DC_WRITE_MISSING]
+        from git_credential_bbtoken import explain
+
+        known = [p for p in _stored_problems(validation) if p.id == explain.DC_WRITE_MISSING]
         io.say((known[0] if known else explain.dc_write_missing(url, username)).text())
         return QUIT
     return ANSWER
@@ -137,7 +173,7 @@ def ask_for_token(request: Request, io: Io,
     """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
     for what git is about to do, store it when it works. Returns the answer pairs, QUIT, or
     None when nobody can be asked (git then goes on as usual)."""
-    from git_credential_bbtoken import prompt
+    from git_credential_bbtoken import explain, prompt
 
     if not prompt.can_ask():
         return None
@@ -199,6 +235,8 @@ def ask_for_token(request: Request, io: Io,
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,
                     credentials: CredentialStore) -> None:
     """git stored a token we did not know: check it (bounded) and keep what we learnt."""
+    from git_credential_bbtoken import explain
+
     validation = _validate(request, entry.username, token, entry.email)
     for problem in validation.problems:
         if problem.id not in (explain.NOTHING_CHECKED,):
@@ -213,6 +251,8 @@ def after_new_token(entry: Entry, token: str, request: Request, io: Io,
 
 def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
     """git got a 401 with this credential: say why Bitbucket may have refused it."""
+    from git_credential_bbtoken import explain
+
     record = request.record
     url = _shown(request.url)
     for entry in removed:

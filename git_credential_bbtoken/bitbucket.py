@@ -535,7 +535,7 @@ class Validation:
             rows.append(VerdictRow(label, _answer(value), self._why("", operation)))
         return rows
 
-    def _why(self, key: str, operation: sc.Operation) -> str:
+    def _why(self, key: str, operation: str) -> str:
         if key and key in self.reasons:
             return self.reasons[key]
         if self.scopes is None:

@@ -6,16 +6,14 @@ traceback (unless BBTOKEN_DEBUG=1).
 
 from __future__ import annotations
 
-import enum
 import sys
 
 from git_credential_bbtoken import debug
 
-
-class ExitStatus(enum.IntEnum):
-    OK = 0
-    PROBLEM = 1  # a check failed, a token was refused, bad input
-    USAGE = 2
+# Exit statuses. Plain ints: `enum` would cost every `get` more than the rest of this module.
+OK = 0
+PROBLEM = 1  # a check failed, a token was refused, bad input
+USAGE = 2
 
 
 PROTOCOL_ACTIONS = ("get", "store", "erase")
@@ -42,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(debug.redact(traceback.format_exc()))
         print(f"bbtoken: internal error ({type(exc).__name__}); run with BBTOKEN_DEBUG=1 "
               "for details", file=sys.stderr)
-        return ExitStatus.PROBLEM
+        return PROBLEM
 
 
 def _protocol_action(action: str) -> int:
@@ -54,7 +52,7 @@ def _protocol_action(action: str) -> int:
         record = read_record(data)
     except ProtocolError as exc:
         print(f"bbtoken: {exc}; nothing was done", file=sys.stderr)
-        return ExitStatus.PROBLEM
+        return PROBLEM
     return helper.ACTIONS[action](record, helper.default_io())
 
 
@@ -64,9 +62,9 @@ def _unknown_action(action: str) -> int:
     if sys.stdin.isatty():
         print(f"bbtoken: unknown command {action!r} (see `git credential-bbtoken --help`)",
               file=sys.stderr)
-        return ExitStatus.USAGE
+        return USAGE
     sys.stdin.buffer.read(1024 * 1024)
-    return ExitStatus.OK
+    return OK
 
 
 def _user_commands() -> tuple[str, ...]:

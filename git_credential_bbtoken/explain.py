@@ -289,19 +289,19 @@ def identity_missing(url: str, granted: Iterable[str] | None = None) -> Explanat
     )
 
 
-def scopes_missing(url: str, operation: sc.Operation, missing: Iterable[str],
+def scopes_missing(url: str, operation: str, missing: Iterable[str],
                    granted: Iterable[str] | None = None) -> Explanation:
     """Any operation's missing scopes; dispatches to the specific texts where there is one."""
     names = [s for s in sc.normalize_scopes(missing)]
     names = [s for s in sc.NEEDS[operation] if s in names] + sc.sort_scopes(
         s for s in names if s not in sc.NEEDS[operation])
-    if operation is sc.Operation.CLONE:
+    if operation == sc.Operation.CLONE:
         return read_missing(url, granted)
-    if operation is sc.Operation.PUSH:
+    if operation == sc.Operation.PUSH:
         if sc.READ_REPOSITORY in names:
             return read_missing(url, granted)
         return write_missing(url, granted)
-    if operation is sc.Operation.IDENTITY:
+    if operation == sc.Operation.IDENTITY:
         return identity_missing(url, granted)
     have = None if granted is None else sc.normalize_scopes(granted)
     return Explanation(

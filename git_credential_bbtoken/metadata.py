@@ -12,12 +12,11 @@ line; the helper goes on as if it were empty.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
-from git_credential_bbtoken import debug  # noqa: I001
+from git_credential_bbtoken import debug, jsonread  # noqa: I001
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,6 +99,8 @@ class MetadataFile:
 
     def write(self, entries: list[dict[str, Any]]) -> None:
         """Replace the file atomically. The caller holds the lock."""
+        import json  # only writers pay for it
+
         data = json.dumps({"version": FORMAT_VERSION, "credentials": entries}, indent=1,
                           sort_keys=True).encode("utf-8") + b"\n"
         write_private_file(self.path, data)
@@ -162,7 +163,7 @@ def write_private_file(path: str, data: bytes) -> None:
 def _parse(raw: bytes) -> list[dict[str, Any]] | None:
     """The entries of a file's content, or None when the content is damaged."""
     try:
-        document = json.loads(raw.decode("utf-8"))
+        document = jsonread.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     if not isinstance(document, dict):

@@ -1,15 +1,12 @@
 """Pure scope logic: which Bitbucket API-token scopes each git/IDE operation needs.
 
-This module is on the hot `get` path, so it imports nothing beyond the standard library and
-does no I/O. Facts come from docs/bitbucket-api-tokens.md (section 2): no scope implies
-another — `write:repository:bitbucket` does not include read, and
-`admin:repository:bitbucket` includes neither.
+This module is on the hot `get` path, so it imports nothing at all (not even `enum` or `re`,
+which would cost a `get` more than everything it does here) and does no I/O. Facts come from
+docs/bitbucket-api-tokens.md (section 2): no scope implies another — `write:repository:bitbucket`
+does not include read, and `admin:repository:bitbucket` includes neither.
 """
 
 from __future__ import annotations
-
-import enum
-import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,8 +24,9 @@ WRITE_PULLREQUEST = "write:pullrequest:bitbucket"
 READ_PROJECT = "read:project:bitbucket"
 
 
-class Operation(str, enum.Enum):
-    """What a user does with a token; the value is the label shown in tables."""
+class Operation:
+    """What a user does with a token: plain strings, which are also the labels shown in
+    tables (`ALL` in display order)."""
 
     CLONE = "clone"  # clone, fetch, pull, ls-remote, Git LFS download
     PUSH = "push"  # push, Git LFS upload
@@ -36,11 +34,12 @@ class Operation(str, enum.Enum):
     WORKSPACES = "workspaces"  # list workspaces (Sourcetree "Remote repositories")
     PULL_REQUESTS_READ = "pull requests (read)"
     PULL_REQUESTS_WRITE = "pull requests (write)"
+    ALL = (CLONE, PUSH, IDENTITY, WORKSPACES, PULL_REQUESTS_READ, PULL_REQUESTS_WRITE)
 
 
 # Order matters: it is the order in which missing scopes are named to the user, so a
 # message is stable from run to run. Read comes before write because a token needs both.
-NEEDS: dict[Operation, tuple[str, ...]] = {
+NEEDS: dict[str, tuple[str, ...]] = {
     Operation.CLONE: (READ_REPOSITORY,),
     Operation.PUSH: (READ_REPOSITORY, WRITE_REPOSITORY),
     Operation.IDENTITY: (READ_USER,),
@@ -52,7 +51,7 @@ NEEDS: dict[Operation, tuple[str, ...]] = {
 }
 
 # What each operation covers, in words a user recognises from their own tools.
-OPERATION_DESCRIPTIONS: dict[Operation, str] = {
+OPERATION_DESCRIPTIONS: dict[str, str] = {
     Operation.CLONE: "clone, fetch, pull, ls-remote and Git LFS download",
     Operation.PUSH: "push and Git LFS upload",
     Operation.IDENTITY: "account checks by Sourcetree, Fork and IDE account panels",
@@ -92,9 +91,11 @@ _DESCRIPTIONS: dict[str, str] = {
     "admin:pipeline:bitbucket": "administer Pipelines",
 }
 
-# Header values (x-oauth-scopes) and `--scopes`-like input may separate names with commas,
-# spaces or both.
-_SEPARATORS = re.compile(r"[,\s]+")
+
+def _split_names(text: str) -> list[str]:
+    """Header values (x-oauth-scopes) and `--scopes`-like input separate names with commas,
+    white space or both."""
+    return text.replace(",", " ").split()
 
 
 def _normalize_one(name: str) -> str:
@@ -106,7 +107,7 @@ def parse_scope_header(value: str | None) -> frozenset[str]:
     """Scopes from a header such as `x-oauth-scopes: repository, account` (or space separated)."""
     if not value:
         return frozenset()
-    return normalize_scopes(_SEPARATORS.split(value))
+    return normalize_scopes(_split_names(value))
 
 
 def normalize_scopes(scopes: Iterable[str] | str | None) -> frozenset[str]:
@@ -123,19 +124,18 @@ def normalize_scopes(scopes: Iterable[str] | str | None) -> frozenset[str]:
     for item in scopes:
         if not isinstance(item, str):
             continue  # JSON from a server or a metadata file may hold anything
-        for part in _SEPARATORS.split(item):
-            if part:
-                result.add(_normalize_one(part))
+        for part in _split_names(item):
+            result.add(_normalize_one(part))
     return frozenset(result)
 
 
-def missing_scopes(operation: Operation, granted: Iterable[str]) -> tuple[str, ...]:
+def missing_scopes(operation: str, granted: Iterable[str]) -> tuple[str, ...]:
     """The scopes `operation` needs that `granted` lacks, in a stable order."""
     have = normalize_scopes(granted)
     return tuple(scope for scope in NEEDS[operation] if scope not in have)
 
 
-def can(operation: Operation, granted: Iterable[str]) -> bool:
+def can(operation: str, granted: Iterable[str]) -> bool:
     """Whether a token with `granted` scopes can do `operation` (scopes only, not permissions)."""
     return not missing_scopes(operation, granted)
 
@@ -165,10 +165,10 @@ def sort_scopes(scopes: Iterable[str]) -> list[str]:
     return sorted(set(scopes), key=key)
 
 
-def verdicts(granted: Iterable[str]) -> dict[Operation, bool]:
+def verdicts(granted: Iterable[str]) -> dict[str, bool]:
     """For each operation, whether the scopes allow it."""
     have = normalize_scopes(granted)
-    return {operation: can(operation, have) for operation in Operation}
+    return {operation: can(operation, have) for operation in Operation.ALL}
 
 
 # -- Bitbucket Data Center / Server: HTTP access token permissions ----------------------------
@@ -190,7 +190,7 @@ DC_PERMISSIONS = (REPO_READ, REPO_WRITE, REPO_ADMIN, PROJECT_READ, PROJECT_WRITE
 _DC_LEVELS = {REPO_READ: 1, REPO_WRITE: 2, REPO_ADMIN: 3,
               PROJECT_READ: 1, PROJECT_WRITE: 2, PROJECT_ADMIN: 3}
 # What each operation needs at least, as the permission a user picks for a repository token.
-DC_NEEDS: dict[Operation, str] = {Operation.CLONE: REPO_READ, Operation.PUSH: REPO_WRITE}
+DC_NEEDS: dict[str, str] = {Operation.CLONE: REPO_READ, Operation.PUSH: REPO_WRITE}
 
 _DC_DESCRIPTIONS = {
     REPO_READ: "clone, fetch and pull",
@@ -213,7 +213,7 @@ def dc_repository_level(permissions: Iterable[str]) -> int:
                 if isinstance(p, str)), default=0)
 
 
-def dc_can(operation: Operation, permissions: Iterable[str]) -> bool:
+def dc_can(operation: str, permissions: Iterable[str]) -> bool:
     """Whether a Data Center token with `permissions` can do `operation` (before the cap by
     its owner's own permissions). Only clone and push are git operations."""
     needed = DC_NEEDS.get(operation)

@@ -12,9 +12,7 @@ keyringrc.cfg).
 
 from __future__ import annotations
 
-import json
-
-from git_credential_bbtoken import debug  # noqa: I001
+from git_credential_bbtoken import debug, jsonread  # noqa: I001
 from git_credential_bbtoken.metadata import MetadataError, write_private_file
 
 TYPE_CHECKING = False
@@ -132,7 +130,7 @@ class FileSecrets:
     def _read(self) -> dict[str, dict[str, str]]:
         try:
             with open(self.path, encoding="utf-8") as handle:
-                document = json.load(handle)
+                document = jsonread.loads(handle.read())
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
@@ -142,6 +140,8 @@ class FileSecrets:
         return secrets if isinstance(secrets, dict) else {}
 
     def _write(self, secrets: dict[str, dict[str, str]]) -> None:
+        import json  # only writers pay for it
+
         data = json.dumps({"version": 1, "secrets": secrets}, indent=1, sort_keys=True)
         try:
             write_private_file(self.path, data.encode("utf-8") + b"\n")

@@ -84,6 +84,9 @@ def test_install_clone_uninstall_purge(bitbucket: BitbucketServer, secret_servic
     install = sh("sh", str(checkout / "install" / "install.sh"), env=env)
     assert install.returncode == 0, install.stdout + install.stderr
     assert exe.exists() and (bin_dir / NAME).resolve() == exe.resolve()
+    # The console script git runs on every fetch starts without `re` (issue 5: pip >= 25).
+    script = exe.read_text()
+    assert script.startswith(f"#!{venv}/bin/python") and "import re" not in script
     assert "credential-bbtoken login" in install.stdout
     helpers = sh("git", "config", "--global", "--get-all",
                  "credential.https://bitbucket.org.helper", env=env).stdout.splitlines()
