@@ -214,3 +214,38 @@ def test_after_setup_an_old_app_password_in_another_helper_is_still_found(
                           ).returncode == 0
     _, _, after = doctor(f"{server.url}/acme/widgets")
     assert checks(after, "old helper") == []
+
+
+# The console scripts pip writes for `git-credential-bbtoken`: before pip 25, and since.
+OLD_PIP_SCRIPT = ("#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n"
+                  "from git_credential_bbtoken.cli import main\nif __name__ == '__main__':\n"
+                  "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                  "    sys.exit(main())\n")
+NEW_PIP_SCRIPT = ("#!{python}\nimport sys\nfrom git_credential_bbtoken.cli import main\n"
+                  "if __name__ == '__main__':\n"
+                  "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(main())\n")
+
+
+@pytest.mark.parametrize("script, slow", [(OLD_PIP_SCRIPT, True), (NEW_PIP_SCRIPT, False)])
+def test_a_launcher_written_by_an_old_pip_is_named(server: BitbucketServer, tmp_path: Path,
+                                                   script: str, slow: bool) -> None:
+    import sys
+
+    launcher = tmp_path / "bin" / "git-credential-bbtoken"
+    launcher.parent.mkdir()
+    launcher.write_text(script.format(python=sys.executable))
+    launcher.chmod(0o755)
+    env = dict(os.environ, PATH=f"{launcher.parent}{os.pathsep}{os.environ['PATH']}")
+    assert bbtoken("setup", server.url, env=env).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+
+    _, _, report = doctor(f"{server.url}/acme/widgets", env=env)
+    found = checks(report, "launcher")
+    if slow:
+        assert [c["status"] for c in found] == ["info"]
+        assert str(launcher) in found[0]["message"] and "pip older than 25" in found[0]["message"]
+        assert any("install.sh" in fix for fix in found[0]["fix"])
+    else:
+        assert found == []
+    assert verdict(report, "helpers") == "ok"
