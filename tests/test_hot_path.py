@@ -139,6 +139,7 @@ def test_store_of_unchanged_token_does_not_touch_the_network(stored: str) -> Non
     _, modules = _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\n"
                       f"password={TOKEN}\n\n")
     assert _loaded(modules, ("requests", "urllib3", "http.client")) == []
+    assert _loaded(modules, AVOIDABLE) == []  # `store` follows every fetch: as light as `get`
 
 
 # -- fastsecret against the real gnome-keyring -----------------------------------------------
