@@ -149,10 +149,7 @@ def undo(config: ConfigFile, url: str) -> bool:
     wrote = [w for w in marker[-1].split(",") if w]
     for item in wrote:
         if item == "helper":
-            values = config.get_all(helper_key)
-            ours = [v for v in values if v == "" or _is_our_helper(v)]
-            for value in dict.fromkeys(ours):
-                config.unset_all(helper_key, "^" + re.escape(value) + "$")
+            _remove_our_helpers(config, helper_key)
         elif item == "usehttppath":
             config.unset_all(path_key, "^true$")
         elif item.startswith("usehttppath="):
@@ -163,6 +160,30 @@ def undo(config: ConfigFile, url: str) -> bool:
         if config.section_is_empty(regex):
             config.remove_section(section)
     return True
+
+
+def _remove_our_helpers(config: ConfigFile, key: str) -> None:
+    """Remove each `helper =` / `helper = bbtoken` pair that setup wrote, and nothing else."""
+    values = config.get_all(key)
+    theirs: list[str] = []
+    i = 0
+    while i < len(values):
+        if values[i] == "" and i + 1 < len(values) and _is_our_helper(values[i + 1]):
+            i += 2  # a pair setup wrote
+            continue
+        theirs.append(values[i])
+        i += 1
+    if not any(v == "" or _is_our_helper(v) for v in theirs):
+        # The usual case: no value of the user's looks like ours, so git config can remove
+        # ours by value and every other byte of the file stays as it was.
+        for value in dict.fromkeys(v for v in values if v not in theirs):
+            config.unset_all(key, "^" + re.escape(value) + "$")
+        return
+    # The user has values git config cannot tell from ours (an empty reset of their own, or
+    # a `helper = bbtoken` they wrote by hand): write their values back, in their order.
+    config.unset_all(key)
+    for value in theirs:
+        config.add(key, value)
 
 
 def _is_our_helper(value: str) -> bool:

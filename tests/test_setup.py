@@ -258,3 +258,20 @@ def test_ci_recipe_serves_the_environment_token_and_writes_nothing(
     assert not secret_service.items()
     listing = bbtoken("list", "--json")
     assert '"credentials": []' in listing.stdout
+
+
+@pytest.mark.parametrize("own_helpers", [["", "cache"], ["bbtoken"], ["cache", "", "store"]],
+                         ids=["own empty reset", "own bbtoken line", "reset between two"])
+def test_undo_keeps_helper_values_that_look_like_ours(isolated_env: Path,
+                                                      own_helpers: list[str]) -> None:
+    # git config cannot remove one of two equal values: the user's own `helper =` (or a
+    # `helper = bbtoken` written by hand) must survive setup + undo, in its place.
+    key = "credential.https://bitbucket.org.helper"
+    for value in own_helpers:
+        assert run_git("config", "--global", "--add", key, value).returncode == 0
+    assert bbtoken("setup").returncode == 0
+    after_setup = run_git("config", "--global", "--get-all", key).stdout.splitlines()
+    assert after_setup[:len(own_helpers)] == own_helpers and after_setup[-2] == ""
+    assert bbtoken("setup", "--undo").returncode == 0
+    assert run_git("config", "--global", "--get-all", key).stdout.splitlines() == own_helpers
+    assert run_git("config", "--global", "--get-regexp", "^bbtoken\\.").stdout == ""
