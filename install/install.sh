@@ -60,7 +60,12 @@ find_installed() {
 if [ "$action" = uninstall ]; then
     exe=$(find_installed)
     if [ -n "$exe" ]; then
-        "$exe" setup --undo || true
+        # Every URL setup wired in the global config (each left a bbtoken.<url>.setup marker).
+        git config --global --name-only --get-regexp '^bbtoken\..*\.setup$' 2>/dev/null |
+            while IFS= read -r key; do
+                url=${key#bbtoken.}
+                "$exe" setup "${url%.setup}" --undo || true
+            done
         if [ "$purge" = yes ]; then
             "$exe" logout --everything || true
         fi
