@@ -583,18 +583,24 @@ def dc_bearer_only(url: str, username: str | None = None) -> Explanation:
     )
 
 
-def bearer_needs_newer_git(url: str, version: str | None = None) -> Explanation:
-    """The stored token is Bearer-only and this git cannot send Bearer credentials."""
+def bearer_needs_newer_git(url: str, version: str | None = None,
+                           from_environment: bool = False) -> Explanation:
+    """The token is Bearer-only and this git cannot send Bearer credentials."""
     this = f"git {version}" if version else "this git"
+    which = (f"BBTOKEN_TOKEN, without BBTOKEN_USERNAME, is used for {url} as a Bearer-only "
+             "token" if from_environment else f"The token stored for {url} is a Bearer-only "
+             "token")
+    fix = ["Fix: install git 2.46 or newer, or send the header yourself (it keeps the token "
+           "in that config):",
+           f"  git config http.{url}.extraHeader \"Authorization: Bearer <token>\""]
+    if from_environment:
+        fix.append("If it is a personal token, set BBTOKEN_USERNAME to its owner's username.")
     return Explanation(
         id=BEARER_NEEDS_NEWER_GIT,
-        summary=f"The token stored for {url} is a Bearer-only token (project or repository "
-                f"token), and {this} cannot send one: it needs git "
-                f"{'.'.join(map(str, BEARER_MIN_GIT))} or newer.",
+        summary=f"{which} (project or repository token), and {this} cannot send one: it needs "
+                f"git {'.'.join(map(str, BEARER_MIN_GIT))} or newer.",
         details=("Sent as a password it would only be refused (401), so it was not sent.",),
-        fix=("Fix: install git 2.46 or newer, or send the header yourself (it keeps the token "
-             "in that config):",
-             f"  git config http.{url}.extraHeader \"Authorization: Bearer <token>\""),
+        fix=tuple(fix),
     )
 
 

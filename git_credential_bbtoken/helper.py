@@ -152,7 +152,9 @@ def get(record: Credential, io: Io) -> int:
         if decision == advice.SKIP:
             return 0
     if entry.authtype:
-        return _answer_bearer(entry, secret, record, io)
+        log.debug("answering with the %s token stored for %s", entry.authtype, entry.url)
+        return _answer_bearer(entry.authtype, secret, entry.expiry, record, io,
+                              explain_url=entry.url)
     log.debug("answering with the credential stored for %s as %s", entry.url, entry.username)
     pairs = [("username", entry.username), ("password", secret)]
     if entry.expiry is not None:
@@ -163,21 +165,21 @@ def get(record: Credential, io: Io) -> int:
     return 0
 
 
-def _answer_bearer(entry: Entry, secret: str, record: Credential, io: Io) -> int:
+def _answer_bearer(authtype: str, secret: str, expiry: int | None, record: Credential, io: Io,
+                   explain_url: str, from_environment: bool = False) -> int:
     """A Bearer-only token (Data Center project or repository token): through git's
     `authtype`/`credential` attributes when git announced `capability[]=authtype` (2.46+);
     with an older git, explain and stop rather than send it as a password that must fail."""
     if "authtype" not in record.capabilities:
         from git_credential_bbtoken import explain
 
-        io.say(explain.bearer_needs_newer_git(entry.url).text())
+        io.say(explain.bearer_needs_newer_git(explain_url, from_environment=from_environment)
+               .text())
         io.answer([("quit", "1")])
         return 0
-    log.debug("answering with the %s token stored for %s", entry.authtype, entry.url)
-    authtype: str = entry.authtype or "Bearer"
     pairs = [("capability[]", "authtype"), ("authtype", authtype), ("credential", secret)]
-    if entry.expiry is not None:
-        pairs.append(("password_expiry_utc", str(entry.expiry)))
+    if expiry is not None:
+        pairs.append(("password_expiry_utc", str(expiry)))
     io.answer(pairs)
     return 0
 
@@ -232,8 +234,15 @@ def _answer_from_environment(request: Request, io: Io) -> int:
     token meant for Bitbucket never reaches another host that uses this helper."""
     token = os.environ["BBTOKEN_TOKEN"]
     debug.register_secret(token)
-    username = (os.environ.get("BBTOKEN_USERNAME") or request.record.username
-                or TOKEN_USERNAME)
+    username = os.environ.get("BBTOKEN_USERNAME") or request.record.username
+    if username is None and request.config.kind == "datacenter":
+        # No name to go with it: a Data Center project or repository token, which is
+        # Bearer-only (a personal token needs its owner's name in BBTOKEN_USERNAME).
+        log.debug("answering with BBTOKEN_TOKEN as a Bearer token")
+        where = f"{request.protocol}://{request.host}"
+        return _answer_bearer("Bearer", token, None, request.record, io, explain_url=where,
+                              from_environment=True)
+    username = username or TOKEN_USERNAME
     log.debug("answering with BBTOKEN_TOKEN as %s", username)
     io.answer([("username", username), ("password", token)])
     return 0

@@ -236,6 +236,55 @@ def test_older_git_is_told_instead_of_sending_a_password(datacenter: DataCenterS
     assert PROJECT not in clone.stderr
 
 
+# -- BBTOKEN_TOKEN (CI) on Data Center ---------------------------------------------------------
+
+
+def mark_datacenter(server: DataCenterServer) -> None:
+    """What docs/CI.md tells a Data Center job to run (nothing is stored, so no `login`)."""
+    assert run("git", "config", "--global", f"bbtoken.{server.url}.kind",
+               "datacenter").returncode == 0
+
+
+def test_environment_project_token_is_sent_as_bearer(datacenter: DataCenterServer,
+                                                     newer_git: str, tmp_path: Path) -> None:
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    mark_datacenter(datacenter)
+    env = dict(with_git(newer_git), BBTOKEN_TOKEN=PROJECT)
+    datacenter.clear_log()
+    clone = run("git", "clone", clone_url(datacenter), str(tmp_path / "w"), env=env)
+    assert clone.returncode == 0, clone.stderr
+    assert {r.scheme for r in datacenter.requests} == {None, "bearer"}
+    assert listed() == []  # CI mode stores nothing
+
+
+def test_environment_personal_token_goes_with_bbtoken_username(datacenter: DataCenterServer,
+                                                               tmp_path: Path) -> None:
+    datacenter.add_personal_token(WRITER, "alice", ["REPO_WRITE"])
+    mark_datacenter(datacenter)
+    env = dict(os.environ, BBTOKEN_TOKEN=WRITER, BBTOKEN_USERNAME="alice")
+    datacenter.clear_log()
+    clone = run("git", "clone", clone_url(datacenter), str(tmp_path / "w"), env=env)
+    assert clone.returncode == 0, clone.stderr
+    assert "basic" in {r.scheme for r in datacenter.requests}
+    assert listed() == []
+
+
+def test_environment_bearer_token_with_an_older_git_is_explained(
+        datacenter: DataCenterServer, tmp_path: Path) -> None:
+    if git_version() >= (2, 46):
+        pytest.skip("the system git supports authtype; this checks an older one")
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    mark_datacenter(datacenter)
+    env = dict(os.environ, BBTOKEN_TOKEN=PROJECT)
+    datacenter.clear_log()
+    clone = run("git", "clone", clone_url(datacenter), str(tmp_path / "w"), env=env)
+    assert clone.returncode != 0
+    assert "BBTOKEN_TOKEN, without BBTOKEN_USERNAME" in clone.stderr
+    assert "needs git 2.46 or newer" in clone.stderr and "BBTOKEN_USERNAME to its" in clone.stderr
+    assert all(r.scheme is None for r in datacenter.requests)  # never sent as Basic
+    assert PROJECT not in clone.stderr
+
+
 def test_username_in_the_url_with_a_bearer_token_is_explained(
         datacenter: DataCenterServer, newer_git: str, tmp_path: Path) -> None:
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
