@@ -16,7 +16,6 @@ import random
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 SCRIPT = str(Path(sys.executable).parent / "git-credential-bbtoken")
@@ -101,7 +100,6 @@ def test_fifty_processes_ten_scopes(secret_service: object) -> None:
     reader = MetadataReader(data / "credentials.json")
     reader.start()
     written: dict[str, set[str]] = {scope: set() for scope in SCOPES}
-    began = time.monotonic()
 
     # Phase 1: a seeded mix, every scope touched by several writers at once.
     plan = []
@@ -150,4 +148,3 @@ def test_fifty_processes_ten_scopes(secret_service: object) -> None:
         status, out, _ = finish(start("get", scope, ""))
         answer = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         assert answer.get("password") == expected.get(scope), scope
-    assert time.monotonic() - began < 120
