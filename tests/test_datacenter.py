@@ -269,6 +269,19 @@ def test_environment_personal_token_goes_with_bbtoken_username(datacenter: DataC
     assert listed() == []
 
 
+def test_doctor_checks_an_environment_project_token_as_bearer(
+        datacenter: DataCenterServer) -> None:
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    mark_datacenter(datacenter)
+    result = run("git", "credential-bbtoken", "doctor", f"{datacenter.url}/scm/PROJ/widgets",
+                 "--json", env=dict(os.environ, BBTOKEN_TOKEN=PROJECT))
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["clone"]["status"] == "ok", checks
+    assert checks["push"]["status"] == "problem"
+    assert "basic" not in {r.scheme for r in datacenter.requests}
+    assert PROJECT not in result.stdout + result.stderr
+
+
 def test_environment_bearer_token_with_an_older_git_is_explained(
         datacenter: DataCenterServer, tmp_path: Path) -> None:
     if git_version() >= (2, 46):
