@@ -206,10 +206,14 @@ def check_launcher(command: str) -> list[Check]:
         return []
     if not head.startswith(b"#!") or _SLOW_LAUNCHER not in head:
         return []
+    python = head.split(b"\n", 1)[0][2:].decode("utf-8", "replace").strip()
+    if "pipx" in python:
+        fix = "pipx upgrade-shared && pipx reinstall git-credential-bbtoken"
+    else:
+        fix = (f"{python} -m pip install --upgrade pip, then reinstall git-credential-bbtoken "
+               "with it (install/install.sh does both)")
     return [Check("launcher", INFO, f"{path} was written by a pip older than 25 and imports "
-                  "`re`: each fetch pays about 10 ms more than it needs",
-                  ["reinstall with a newer pip: sh install/install.sh, or with pipx: "
-                   "pipx upgrade-shared && pipx reinstall git-credential-bbtoken"])]
+                  "`re`: each fetch pays about 10 ms more than it needs", [fix])]
 
 
 def _helper_name(command: str) -> str:

@@ -245,7 +245,9 @@ def test_a_launcher_written_by_an_old_pip_is_named(server: BitbucketServer, tmp_
     if slow:
         assert [c["status"] for c in found] == ["info"]
         assert str(launcher) in found[0]["message"] and "pip older than 25" in found[0]["message"]
-        assert any("install.sh" in fix for fix in found[0]["fix"])
+        assert found[0]["fix"] == [f"{sys.executable} -m pip install --upgrade pip, then "
+                                   "reinstall git-credential-bbtoken with it "
+                                   "(install/install.sh does both)"]
     else:
         assert found == []
     assert verdict(report, "helpers") == "ok"
