@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -193,9 +194,28 @@ def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
 _SLOW_LAUNCHER = b"\nimport re\n"
 
 
+_SH_EXEC = "'''exec' "  # how pip's /bin/sh launcher starts its exec line
+
+
+def _launcher_interpreter(head: str) -> str:
+    """The Python a console script runs. pip writes `#!/path/python`; when that path is too
+    long for a #! line or holds a space, `#!/bin/sh` and then an exec line naming it."""
+    first, _, rest = head.partition("\n")
+    for line in rest.splitlines():
+        if line.startswith(_SH_EXEC):
+            try:
+                return shlex.split(line[len(_SH_EXEC):])[0]
+            except (ValueError, IndexError):
+                break
+    return first[2:].strip()
+
+
 def check_launcher(command: str) -> list[Check]:
     """Say so when the script git runs as bbtoken was written by an old pip."""
-    words = [w for w in command.split() if "credential-bbtoken" in w]
+    try:
+        words = [w for w in shlex.split(command) if "credential-bbtoken" in w]
+    except ValueError:  # unbalanced quotes: git could not run it either
+        return []
     if not words:
         return []  # `python -m git_credential_bbtoken` or a shell alias: nothing to look at
     path = words[-1] if os.path.isabs(words[-1]) else shutil.which("git-credential-bbtoken")
@@ -206,7 +226,7 @@ def check_launcher(command: str) -> list[Check]:
         return []
     if not head.startswith(b"#!") or _SLOW_LAUNCHER not in head:
         return []
-    python = head.split(b"\n", 1)[0][2:].decode("utf-8", "replace").strip()
+    python = _launcher_interpreter(head.decode("utf-8", "replace"))
     if "pipx" in python:
         fix = "pipx upgrade-shared && pipx reinstall git-credential-bbtoken"
     else:

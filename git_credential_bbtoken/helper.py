@@ -331,7 +331,9 @@ def erase(record: Credential, io: Io) -> int:
     if request is None:
         return 0
     debug.register_secret(record.password)
+    debug.register_secret(record.credential)  # a rejected Bearer token comes back here
     if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
+        debug.register_secret(os.environ["BBTOKEN_TOKEN"])
         # CI mode stores nothing, so there is nothing to remove; the reason still helps.
         from git_credential_bbtoken import advice
 

@@ -180,10 +180,18 @@ def _remove_our_helpers(config: ConfigFile, key: str) -> None:
             config.unset_all(key, "^" + re.escape(value) + "$")
         return
     # The user has values git config cannot tell from ours (an empty reset of their own, or
-    # a `helper = bbtoken` they wrote by hand): write their values back, in their order.
+    # a `helper = bbtoken` they wrote by hand): write their values back, in their order (the
+    # same helpers for git; the lines move to the end of the section).
     config.unset_all(key)
-    for value in theirs:
-        config.add(key, value)
+    try:
+        for value in theirs:
+            config.add(key, value)
+    except Exception:
+        # Never leave the user without their helpers: put every value back as it was.
+        config.unset_all(key)
+        for value in values:
+            config.add(key, value)
+        raise
 
 
 def _is_our_helper(value: str) -> bool:

@@ -95,7 +95,8 @@ else
     fi
     # pip 25 and newer write console scripts that do not import `re`: about 10 ms less on
     # every `get` git runs (pipx keeps its own pip up to date).
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip ||
+        echo "install.sh: could not upgrade pip; the helper works, each fetch only pays ~10 ms more" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source_spec"
     ln -sf "$venv/bin/$NAME" "$bin_dir/$NAME"
     exe=$venv/bin/$NAME

@@ -172,12 +172,16 @@ def returns(call: Callable[[], T]) -> T:
     result: list[T] = []
     worker = threading.Thread(target=lambda: result.append(call()), daemon=True)
     worker.start()
-    worker.join(timeout=60)
+    worker.join(timeout=30)
     assert result, "validate() did not return: the deadline did not bound it"
     return result[0]
 
 
-def test_silent_server_is_bounded_by_the_deadline(silent_port: int) -> None:
+def test_silent_server_is_bounded_by_the_deadline(silent_port: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Per-request timeouts longer than the hang guard: only the overall deadline can end it.
+    monkeypatch.setattr(bb, "CONNECT_TIMEOUT", 120.0)
+    monkeypatch.setattr(bb, "READ_TIMEOUT", 120.0)
     base = f"https://127.0.0.1:{silent_port}"
     v = returns(lambda: bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0"), "alice", TOKEN,
                                     EMAIL, deadline=0.6))

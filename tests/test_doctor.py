@@ -221,12 +221,17 @@ OLD_PIP_SCRIPT = ("#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n"
                   "from git_credential_bbtoken.cli import main\nif __name__ == '__main__':\n"
                   "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
                   "    sys.exit(main())\n")
+# ... and what an old pip writes when the interpreter's path is too long for a #! line.
+OLD_PIP_SH_SCRIPT = ("#!/bin/sh\n" + "'" * 3 + "exec' \"{python}\" \"$0\" \"$@\"\n"
+                     "' " + "'" * 3 + "\n" + OLD_PIP_SCRIPT.split("\n", 1)[1])
 NEW_PIP_SCRIPT = ("#!{python}\nimport sys\nfrom git_credential_bbtoken.cli import main\n"
                   "if __name__ == '__main__':\n"
                   "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit(main())\n")
 
 
-@pytest.mark.parametrize("script, slow", [(OLD_PIP_SCRIPT, True), (NEW_PIP_SCRIPT, False)])
+@pytest.mark.parametrize("script, slow", [(OLD_PIP_SCRIPT, True), (OLD_PIP_SH_SCRIPT, True),
+                                          (NEW_PIP_SCRIPT, False)],
+                         ids=["old pip", "old pip, sh launcher", "pip 25"])
 def test_a_launcher_written_by_an_old_pip_is_named(server: BitbucketServer, tmp_path: Path,
                                                    script: str, slow: bool) -> None:
     import sys

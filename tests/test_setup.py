@@ -275,3 +275,35 @@ def test_undo_keeps_helper_values_that_look_like_ours(isolated_env: Path,
     assert bbtoken("setup", "--undo").returncode == 0
     assert run_git("config", "--global", "--get-all", key).stdout.splitlines() == own_helpers
     assert run_git("config", "--global", "--get-regexp", "^bbtoken\\.").stdout == ""
+
+
+def test_a_failed_rewrite_puts_every_helper_value_back() -> None:
+    # A git config write failing half-way cannot be produced on demand: a stand-in for the
+    # config file, which fails the second `add` of the rewrite once.
+    from git_credential_bbtoken import setup as setup_module
+    from git_credential_bbtoken.commands import CommandFailed
+
+    class FlakyConfig:
+        def __init__(self, values: list[str]) -> None:
+            self.values = list(values)
+            self.adds = 0
+
+        def get_all(self, key: str) -> list[str]:
+            return list(self.values)
+
+        def unset_all(self, key: str, value_pattern: str | None = None) -> None:
+            assert value_pattern is None
+            self.values = []
+
+        def add(self, key: str, value: str) -> None:
+            self.adds += 1
+            if self.adds == 2:
+                raise CommandFailed("could not change git config: disk full")
+            self.values.append(value)
+
+    before = ["", "cache", "", "bbtoken"]  # the user's own reset and helper, then setup's
+    config = FlakyConfig(before)
+    with pytest.raises(CommandFailed):
+        setup_module._remove_our_helpers(config,  # type: ignore[arg-type]
+                                         "credential.https://bitbucket.org.helper")
+    assert config.values == before
