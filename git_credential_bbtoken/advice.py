@@ -66,8 +66,8 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                                        entry.username or None).text())
             return SKIP
         days = _utc_day(entry.expiry) - _utc_day(now)
-        today = _utc_date(now) if days <= EXPIRY_WARNING_DAYS else None
-        if today is not None and entry.expiry_warned_on != today.isoformat():
+        today = _utc_date(now).isoformat() if days <= EXPIRY_WARNING_DAYS else None
+        if today is not None and entry.expiry_warned_on != today:
             from git_credential_bbtoken import explain
 
             # One line, at most once a day: this runs on every background fetch.
@@ -77,10 +77,8 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                      if entry.kind == "datacenter" else explain.login_command(entry.url))
             io.say(soon.summary + f" Renew it: {renew}")
 
-            warned_on = today.isoformat()
-
             def mark(stored: Entry) -> None:
-                stored.expiry_warned_on = warned_on
+                stored.expiry_warned_on = today
 
             try:
                 credentials.update(entry, mark)
@@ -102,18 +100,18 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                 granted, list) else None)]:
             io.say(problem.text())
         return QUIT
-    if not validation and entry.username != TOKEN_USERNAME and \
-            _looks_like_app_password(secret):
-        from git_credential_bbtoken import explain
+    if not validation and entry.username != TOKEN_USERNAME:
+        from git_credential_bbtoken import explain  # old entries only: rare
 
-        # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
-        # which git does not even call erase: the stale secret would stay forever.
-        retired = explain.app_password_retired(url, entry.username)
-        io.say("\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
-                          f"app password; app passwords were removed on "
-                          f"{explain.APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
-                          *retired.details, *retired.fix]))
-        return QUIT
+        if explain.looks_like_app_password(secret):
+            # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
+            # which git does not even call erase: the stale secret would stay forever.
+            retired = explain.app_password_retired(url, entry.username)
+            io.say("\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
+                              f"app password; app passwords were removed on "
+                              f"{explain.APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
+                              *retired.details, *retired.fix]))
+            return QUIT
     if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
         from git_credential_bbtoken import explain
 
@@ -130,13 +128,6 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                                          else None).text())
             return QUIT
     return ANSWER
-
-
-def _looks_like_app_password(secret: str) -> bool:
-    """Only asked of old entries without a validation record, so its import is rare."""
-    from git_credential_bbtoken import explain
-
-    return explain.looks_like_app_password(secret)
 
 
 def _stored_problems(validation: dict[str, object]) -> list[explain.Explanation]:

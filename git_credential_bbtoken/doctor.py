@@ -23,7 +23,7 @@ import time
 
 from git_credential_bbtoken import explain
 from git_credential_bbtoken.gitconfig import HostConfig, ca_file_for, host_config, run_git
-from git_credential_bbtoken.helper import TOKEN_USERNAME, Io
+from git_credential_bbtoken.helper import Io, environment_username
 from git_credential_bbtoken.matching import find_for_get
 from git_credential_bbtoken.secretstore import SecretStoreError
 from git_credential_bbtoken.store import CredentialStore, Entry
@@ -268,14 +268,10 @@ def check_secret_store(credentials: CredentialStore, config: HostConfig) -> Chec
 def find_stored(credentials: CredentialStore, protocol: str, host: str, path: str,
                 config: HostConfig) -> tuple[Entry | None, str | None]:
     if os.environ.get("BBTOKEN_TOKEN") and config.is_bitbucket:
-        username = os.environ.get("BBTOKEN_USERNAME")
-        if not username and config.kind == "datacenter":
-            # As `get` serves it: a project or repository token, Bearer only.
-            from_env = Entry(protocol=protocol, host=host, path="", kind=config.kind,
-                             username="", authtype="Bearer")
-        else:
-            from_env = Entry(protocol=protocol, host=host, path="", kind=config.kind,
-                             username=username or TOKEN_USERNAME)
+        username = environment_username(config.kind)  # as `get` serves it
+        from_env = Entry(protocol=protocol, host=host, path="", kind=config.kind,
+                         username=username or "",
+                         authtype=None if username is not None else "Bearer")
         return from_env, os.environ["BBTOKEN_TOKEN"]
     try:
         entry = find_for_get(credentials.entries(), protocol, host, path or None, None,

@@ -229,20 +229,27 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
     return 0
 
 
+def environment_username(kind: str, from_git: str | None = None) -> str | None:
+    """The username BBTOKEN_TOKEN goes with: BBTOKEN_USERNAME, else git's, else the Cloud
+    token name. None on Data Center: a token without a name there is a project or repository
+    token, which is Bearer-only (a personal token needs its owner's name)."""
+    username = os.environ.get("BBTOKEN_USERNAME") or from_git
+    if username:
+        return username
+    return None if kind == "datacenter" else TOKEN_USERNAME
+
+
 def _answer_from_environment(request: Request, io: Io) -> int:
     """CI mode: serve BBTOKEN_TOKEN without storing anything. Only for Bitbucket hosts, so a
     token meant for Bitbucket never reaches another host that uses this helper."""
     token = os.environ["BBTOKEN_TOKEN"]
     debug.register_secret(token)
-    username = os.environ.get("BBTOKEN_USERNAME") or request.record.username
-    if username is None and request.config.kind == "datacenter":
-        # No name to go with it: a Data Center project or repository token, which is
-        # Bearer-only (a personal token needs its owner's name in BBTOKEN_USERNAME).
+    username = environment_username(request.config.kind, request.record.username)
+    if username is None:
         log.debug("answering with BBTOKEN_TOKEN as a Bearer token")
         where = f"{request.protocol}://{request.host}"
         return _answer_bearer("Bearer", token, None, request.record, io, explain_url=where,
                               from_environment=True)
-    username = username or TOKEN_USERNAME
     log.debug("answering with BBTOKEN_TOKEN as %s", username)
     io.answer([("username", username), ("password", token)])
     return 0
