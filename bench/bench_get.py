@@ -164,7 +164,7 @@ def start_keyring() -> subprocess.Popen:
     daemon.stdin.write(KEYRING_PASSWORD.encode())
     daemon.stdin.close()
     sys.path.insert(0, str(REPO))
-    from git_credential_bbtoken import fastsecret
+    from git_credential_bbtoken.storage import fastsecret
 
     deadline = time.monotonic() + 15
     while True:

@@ -14,14 +14,14 @@ from git_credential_bbtoken import debug, gitcommand
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request
 from git_credential_bbtoken.protocol import MAX_EXPIRY
-from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
+from git_credential_bbtoken.storage.store import CredentialStore, Entry, now_iso
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
 
     from git_credential_bbtoken import explain
-    from git_credential_bbtoken.bitbucket import Validation
+    from git_credential_bbtoken.checks.cloud import Validation
 
 # `explain` (the message catalogue, and `re` with it) is imported by each function that is
 # about to say something: a `get` whose token is fine says nothing and should not load it.
@@ -261,12 +261,12 @@ def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
 
 
 def _validate(request: Request, username: str, token: str, email: str | None) -> Validation:
-    from git_credential_bbtoken import bitbucket
+    from git_credential_bbtoken.checks import cloud as bitbucket
     from git_credential_bbtoken.gitconfig import ca_file_for
 
     base = f"{request.protocol}://{request.host}"
     if request.config.kind == "datacenter":
-        from git_credential_bbtoken import datacenter
+        from git_credential_bbtoken.checks import datacenter
 
         dc_target = datacenter.DcTarget.for_url(_shown(request.url),
                                                 api_url=request.config.api_url,

@@ -18,10 +18,10 @@ from git_credential_bbtoken.matching import (
     find_for_get,
     normalize_path,
 )
-from git_credential_bbtoken.metadata import MetadataError
 from git_credential_bbtoken.protocol import Credential, format_answer, normalize_host
-from git_credential_bbtoken.secretstore import NoKeyringError, SecretStoreError
-from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
+from git_credential_bbtoken.storage.metadata import MetadataError
+from git_credential_bbtoken.storage.secretstore import NoKeyringError, SecretStoreError
+from git_credential_bbtoken.storage.store import CredentialStore, Entry, now_iso
 
 log = debug.getLogger(__name__)
 

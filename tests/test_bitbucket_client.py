@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import pytest
 
-from git_credential_bbtoken import bitbucket as bb
 from git_credential_bbtoken import explain as ex
+from git_credential_bbtoken.checks import cloud as bb
 
 T = TypeVar("T")
 

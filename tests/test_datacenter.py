@@ -23,7 +23,7 @@ from rig.isolation import git_version
 
 from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.datacenter import DcTarget
+from git_credential_bbtoken.checks.datacenter import DcTarget
 
 PERSONAL = "NDY2MjQ4NTU5MjU5OkDc-personal-read-0123456789ab"
 WRITER = "NzE0MjQ4NTU5MjU5OkDc-personal-write-0123456789a"

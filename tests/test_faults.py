@@ -26,7 +26,8 @@ import pytest
 from rig.certs import make_certificates
 from rig.server import BitbucketServer
 
-from git_credential_bbtoken import cli, metadata
+from git_credential_bbtoken import cli
+from git_credential_bbtoken.storage import metadata
 
 SCRIPT = Path(sys.executable).parent / "git-credential-bbtoken"
 GEN = "gen.example"  # a generic host: plain storage, no validation, silent in normal use

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from git_credential_bbtoken import fastsecret
+from git_credential_bbtoken.storage import fastsecret
 
 SERVICE = "git-credential-bbtoken:https://bitbucket.org"
 USER = "x-bitbucket-api-token-auth"

@@ -97,7 +97,7 @@ def test_bitbucket_org_lookalike_gets_nothing(secret_service: object) -> None:
     # written through the store directly instead.
     subprocess.run(["git", "config", "--global", "credential.useHttpPath", "true"], check=True)
     env = dict(os.environ)
-    code = ("from git_credential_bbtoken.store import CredentialStore, Entry\n"
+    code = ("from git_credential_bbtoken.storage.store import CredentialStore, Entry\n"
             "CredentialStore(print).put(Entry('https', 'bitbucket.org', 'ws', 'u', "
             "kind='cloud'), 'real-token')\n")
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

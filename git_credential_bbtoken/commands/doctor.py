@@ -25,8 +25,8 @@ from git_credential_bbtoken import explain
 from git_credential_bbtoken.gitconfig import HostConfig, ca_file_for, host_config, run_git
 from git_credential_bbtoken.helper import Io, environment_username
 from git_credential_bbtoken.matching import find_for_get
-from git_credential_bbtoken.secretstore import SecretStoreError
-from git_credential_bbtoken.store import CredentialStore, Entry
+from git_credential_bbtoken.storage.secretstore import SecretStoreError
+from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 OK, WARNING, PROBLEM, INFO = "ok", "warning", "problem", "info"
 HELPER_TRACE_TIMEOUT = 15
@@ -309,12 +309,12 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
 
 def check_live(url: str, protocol: str, host: str, config: HostConfig, entry: Entry | None,
                token: str) -> list[Check]:
-    from git_credential_bbtoken import bitbucket
+    from git_credential_bbtoken.checks import cloud as bitbucket
 
     assert entry is not None
     ca_file = ca_file_for(f"{protocol}://{host}")
     if config.kind == "datacenter":
-        from git_credential_bbtoken import datacenter
+        from git_credential_bbtoken.checks import datacenter
 
         validation = datacenter.validate(
             datacenter.DcTarget.for_url(url, api_url=config.api_url, ca_file=ca_file),

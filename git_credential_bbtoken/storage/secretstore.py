@@ -13,7 +13,7 @@ keyringrc.cfg).
 from __future__ import annotations
 
 from git_credential_bbtoken import debug, jsonread  # noqa: I001
-from git_credential_bbtoken.metadata import MetadataError, write_private_file
+from git_credential_bbtoken.storage.metadata import MetadataError, write_private_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from git_credential_bbtoken import debug
 from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.bitbucket import (
+from git_credential_bbtoken.checks.cloud import (
     GIT_PROBE,
     RECEIVE_PACK,
     REST,

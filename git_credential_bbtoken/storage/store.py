@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 from git_credential_bbtoken import debug  # noqa: I001
-from git_credential_bbtoken.metadata import MetadataFile, data_dir
-from git_credential_bbtoken.secretstore import (
+from git_credential_bbtoken.storage.metadata import MetadataFile, data_dir
+from git_credential_bbtoken.storage.secretstore import (
     FileSecrets,
     KeyringSecrets,
     SecretStoreError,
@@ -147,7 +147,7 @@ class CredentialStore:
         the item and keyring would still choose it; through `keyring` in every other case,
         and whenever the fast path cannot decide."""
         if entry.backend == "keyring":
-            from git_credential_bbtoken import fastsecret
+            from git_credential_bbtoken.storage import fastsecret
 
             if entry.keyring_backend == fastsecret.SECRET_SERVICE_BACKEND and \
                     fastsecret.applies():

@@ -14,11 +14,11 @@ from git_credential_bbtoken import explain
 from git_credential_bbtoken.gitconfig import ca_file_for, host_config
 from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request, transport_allowed
 from git_credential_bbtoken.protocol import Credential
-from git_credential_bbtoken.store import CredentialStore, Entry, now_iso
+from git_credential_bbtoken.storage.store import CredentialStore, Entry, now_iso
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from git_credential_bbtoken.bitbucket import Validation
+    from git_credential_bbtoken.checks.cloud import Validation
 
 
 def login(options: argparse.Namespace, io: Io) -> int:
@@ -59,7 +59,7 @@ def login(options: argparse.Namespace, io: Io) -> int:
 
     validation = None
     if config.kind == "cloud":
-        from git_credential_bbtoken import bitbucket
+        from git_credential_bbtoken.checks import cloud as bitbucket
 
         target = bitbucket.Target.for_url(url, api_url=config.api_url
                                           or bitbucket.DEFAULT_API_URL,
@@ -125,7 +125,7 @@ def _login_datacenter(options: argparse.Namespace, io: Io, request: Request,
                       bearer: bool) -> int:
     """Bitbucket Data Center / Server HTTP access tokens: a personal token goes with its
     owner's username (--username); a project or repository token is Bearer-only (--bearer)."""
-    from git_credential_bbtoken import datacenter
+    from git_credential_bbtoken.checks import datacenter
     from git_credential_bbtoken.commands import (
         UsageError,
         parse_expiry,

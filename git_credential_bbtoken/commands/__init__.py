@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 from git_credential_bbtoken import __version__, debug
 from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, default_io
-from git_credential_bbtoken.metadata import MetadataError
 from git_credential_bbtoken.protocol import FORBIDDEN_CHARACTERS, ProtocolError, split_url
-from git_credential_bbtoken.secretstore import SecretStoreError
-from git_credential_bbtoken.store import CredentialStore, Entry
+from git_credential_bbtoken.storage.metadata import MetadataError
+from git_credential_bbtoken.storage.secretstore import SecretStoreError
+from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 DEFAULT_URL = "https://bitbucket.org"
 
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _login(options: argparse.Namespace, io: Io) -> int:
-    from git_credential_bbtoken.login import login
+    from git_credential_bbtoken.commands.login import login
 
     return login(options, io)
 
@@ -246,13 +246,13 @@ def _list(options: argparse.Namespace, io: Io) -> int:
 
 
 def _doctor(options: argparse.Namespace, io: Io) -> int:
-    from git_credential_bbtoken.doctor import doctor
+    from git_credential_bbtoken.commands.doctor import doctor
 
     return doctor(options, io)
 
 
 def _setup(options: argparse.Namespace, io: Io) -> int:
-    from git_credential_bbtoken.setup import setup
+    from git_credential_bbtoken.commands.setup import setup
 
     return setup(options, io)
 

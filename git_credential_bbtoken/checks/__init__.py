@@ -1,0 +1,1 @@
+"""What Bitbucket says a token can do: the only package that imports `requests`."""

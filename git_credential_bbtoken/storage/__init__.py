@@ -1,0 +1,1 @@
+"""Where credentials are kept: the metadata file, the secret stores, and the two in step."""
