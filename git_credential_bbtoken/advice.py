@@ -12,16 +12,24 @@ import time
 
 from git_credential_bbtoken import debug, gitcommand
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.helper import TOKEN_USERNAME, Io, Request
-from git_credential_bbtoken.protocol import MAX_EXPIRY
-from git_credential_bbtoken.storage.store import CredentialStore, Entry, now_iso
+from git_credential_bbtoken.common import (
+    APP_PASSWORDS_REMOVED,
+    EXPIRY_WARNING_DAYS,
+    TOKEN_PAGE,
+    TOKEN_USERNAME,
+    now_iso,
+    utc_date_text,
+    utc_day,
+    without_git_suffix,
+)
+from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import datetime
-
     from git_credential_bbtoken import explain
     from git_credential_bbtoken.checks.cloud import Validation
+    from git_credential_bbtoken.console import Io
+    from git_credential_bbtoken.context import Request
 
 # `explain` (the message catalogue, and `re` with it) is imported by each function that is
 # about to say something: a `get` whose token is fine says nothing and should not load it.
@@ -32,46 +40,26 @@ ANSWER = "answer"  # serve the stored credential
 SKIP = "skip"  # answer nothing for it (git asks the next helper, or the person)
 QUIT = "quit"  # tell git to stop: the request is certain to fail
 
-EXPIRY_WARNING_DAYS = 7
-
-
-def _shown(url: str) -> str:
-    """A repository URL as people write it in commands (`git credential-bbtoken login URL`)."""
-    return url[:-4] if url.endswith(".git") else url
-
-
-def _utc_date(timestamp: float) -> datetime.date:
-    import datetime
-
-    return datetime.datetime.fromtimestamp(min(timestamp, MAX_EXPIRY),
-                                           datetime.timezone.utc).date()
-
-
-def _utc_day(timestamp: float) -> int:
-    """The UTC calendar day of a timestamp, counted from 1970-01-01: differences of these are
-    differences of `_utc_date`s, without importing `datetime` on every `get`."""
-    return int(min(timestamp, MAX_EXPIRY) // 86400)
-
 
 def before_answer(entry: Entry, secret: str, request: Request, io: Io,
                   credentials: CredentialStore) -> str:
     """Look at what is known of a stored token before serving it."""
-    url = _shown(request.url)
+    url = without_git_suffix(request.url)
     if entry.expiry is not None:
         now = time.time()
         if entry.expiry <= now:
             from git_credential_bbtoken import explain
 
-            io.say(explain.expired_for(entry.kind, entry.url, _utc_date(entry.expiry),
+            io.say(explain.expired_for(entry.kind, entry.url, utc_date_text(entry.expiry),
                                        entry.username or None).text())
             return SKIP
-        days = _utc_day(entry.expiry) - _utc_day(now)
-        today = _utc_date(now).isoformat() if days <= EXPIRY_WARNING_DAYS else None
+        days = utc_day(entry.expiry) - utc_day(now)
+        today = utc_date_text(now) if days <= EXPIRY_WARNING_DAYS else None
         if today is not None and entry.expiry_warned_on != today:
             from git_credential_bbtoken import explain
 
             # One line, at most once a day: this runs on every background fetch.
-            soon = explain.expires_soon_for(entry.kind, entry.url, _utc_date(entry.expiry),
+            soon = explain.expires_soon_for(entry.kind, entry.url, utc_date_text(entry.expiry),
                                             days, entry.username or None)
             renew = (explain.dc_login_command(entry.url, entry.username or None)
                      if entry.kind == "datacenter" else explain.login_command(entry.url))
@@ -109,7 +97,7 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
             retired = explain.app_password_retired(url, entry.username)
             io.say("\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
                               f"app password; app passwords were removed on "
-                              f"{explain.APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
+                              f"{APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
                               *retired.details, *retired.fix]))
             return QUIT
     if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
@@ -176,14 +164,14 @@ def ask_for_token(request: Request, io: Io,
     datacenter = request.config.kind == "datacenter"
     if datacenter:
         permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
-        io.say(f"no HTTP access token is stored for {_shown(where)}.\n"
+        io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
                f"Create a personal one with {permission} at {explain.dc_tokens_page(where)}\n"
                "and give your Bitbucket username with it. Project and repository tokens are "
                "Bearer-only:\n"
-               f"store them with: {explain.dc_login_command(_shown(where))}")
+               f"store them with: {explain.dc_login_command(without_git_suffix(where))}")
     else:
-        io.say(f"no API token is stored for {_shown(where)}.\n"
-               f"Create one at {explain.TOKEN_PAGE}\n"
+        io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
+               f"Create one at {TOKEN_PAGE}\n"
                f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
                f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
     email = None
@@ -245,10 +233,10 @@ def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
     from git_credential_bbtoken import explain
 
     record = request.record
-    url = _shown(request.url)
+    url = without_git_suffix(request.url)
     for entry in removed:
         if entry.expiry is not None and entry.expiry <= time.time():
-            io.say(explain.expired_for(entry.kind, entry.url, _utc_date(entry.expiry),
+            io.say(explain.expired_for(entry.kind, entry.url, utc_date_text(entry.expiry),
                                        entry.username or None).text())
             io.say(f"removed the stored token for {entry.url} ({entry.username}).")
             return
@@ -261,21 +249,9 @@ def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
 
 
 def _validate(request: Request, username: str, token: str, email: str | None) -> Validation:
-    from git_credential_bbtoken.checks import cloud as bitbucket
-    from git_credential_bbtoken.gitconfig import ca_file_for
+    from git_credential_bbtoken import checks
 
-    base = f"{request.protocol}://{request.host}"
-    if request.config.kind == "datacenter":
-        from git_credential_bbtoken.checks import datacenter
-
-        dc_target = datacenter.DcTarget.for_url(_shown(request.url),
-                                                api_url=request.config.api_url,
-                                                ca_file=ca_file_for(base))
-        return datacenter.validate(dc_target, username or None, token)
-    target = bitbucket.Target.for_url(_shown(request.url), api_url=request.config.api_url
-                                      or bitbucket.DEFAULT_API_URL,
-                                      ca_file=ca_file_for(base))
-    return bitbucket.validate(target, username, token, email=email)
+    return checks.validate(request, username or None, token, email)
 
 
 def _keep(request: Request, username: str, token: str, email: str | None,

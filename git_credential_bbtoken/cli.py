@@ -1,7 +1,8 @@
 """Command line entry point: git's actions fast, the user's commands through argparse.
 
-The only place that turns exceptions into a user message: one line on stderr, never a
-traceback (unless BBTOKEN_DEBUG=1).
+`main` is the one place that turns errors into what the user sees: a `BbtokenError` becomes
+its one line on stderr and its exit status; anything else becomes one line naming the
+error's class, never a traceback (unless BBTOKEN_DEBUG=1).
 """
 
 from __future__ import annotations
@@ -9,66 +10,63 @@ from __future__ import annotations
 import sys
 
 from git_credential_bbtoken import debug
-
-# Exit statuses. Plain ints: `enum` would cost every `get` more than the rest of this module.
-OK = 0
-PROBLEM = 1  # a check failed, a token was refused, bad input
-USAGE = 2
-
+from git_credential_bbtoken.console import Io, default_io
+from git_credential_bbtoken.errors import INTERRUPTED, OK, PROBLEM, USAGE, BbtokenError
 
 PROTOCOL_ACTIONS = ("get", "store", "erase")
+USER_COMMANDS = ("login", "logout", "list", "doctor", "setup")
+# git may call actions newer than ours with a record on stdin; at most this much is drained.
+UNKNOWN_ACTION_INPUT_LIMIT = 1024 * 1024
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, io: Io | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    debug.setup()
+    io = io or default_io()
+    debug.setup(io.stderr)
     try:
         if args and args[0] in PROTOCOL_ACTIONS:
-            return _protocol_action(args[0])
-        if args and not args[0].startswith("-") and args[0] not in _user_commands():
-            return _unknown_action(args[0])
-        from git_credential_bbtoken.commands import run_command
+            return _protocol_action(args[0], io)
+        if args and not args[0].startswith("-") and args[0] not in USER_COMMANDS:
+            return _unknown_action(args[0], io)
+        # Imported here, not above: argparse and the commands cost every `get` ~10 ms.
+        from git_credential_bbtoken.commands.dispatch import run_command
 
-        return run_command(args)
+        return run_command(args, io)
+    except BbtokenError as exc:
+        io.say(str(exc))
+        return exc.exit_status
     except KeyboardInterrupt:
-        print("bbtoken: interrupted", file=sys.stderr)
-        return 130
+        io.say("interrupted")
+        return INTERRUPTED
     except Exception as exc:  # the last line of defence: git must never see a traceback
         if debug.enabled():
             import traceback
 
-            sys.stderr.write(debug.redact(traceback.format_exc()))
-        print(f"bbtoken: internal error ({type(exc).__name__}); run with BBTOKEN_DEBUG=1 "
-              "for details", file=sys.stderr)
+            io.stderr.write(debug.redact(traceback.format_exc()))
+        io.say(f"internal error ({type(exc).__name__}); run with BBTOKEN_DEBUG=1 for details")
         return PROBLEM
 
 
-def _protocol_action(action: str) -> int:
+def _protocol_action(action: str, io: Io) -> int:
+    # helper (the actions) is imported only for an action: `--help` need not load the store.
     from git_credential_bbtoken import helper
     from git_credential_bbtoken.protocol import MAX_INPUT_BYTES, ProtocolError, read_record
 
-    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     try:
-        record = read_record(data)
+        record = read_record(io.read(MAX_INPUT_BYTES + 1))
     except ProtocolError as exc:
-        print(f"bbtoken: {exc}; nothing was done", file=sys.stderr)
-        return PROBLEM
-    return helper.ACTIONS[action](record, helper.default_io())
+        raise ProtocolError(f"{exc}; nothing was done") from None
+    return helper.ACTIONS[action](record, io)
 
 
-def _unknown_action(action: str) -> int:
+def _unknown_action(action: str, io: Io) -> int:
     """git may call actions newer than us: read the record and do nothing, as git's own
     helpers do. A person who mistyped a command at a terminal is told so."""
-    if sys.stdin.isatty():
-        print(f"bbtoken: unknown command {action!r} (see `git credential-bbtoken --help`)",
-              file=sys.stderr)
+    if io.stdin_is_terminal():
+        io.say(f"unknown command {action!r} (see `git credential-bbtoken --help`)")
         return USAGE
-    sys.stdin.buffer.read(1024 * 1024)
+    io.read(UNKNOWN_ACTION_INPUT_LIMIT)
     return OK
-
-
-def _user_commands() -> tuple[str, ...]:
-    return ("login", "logout", "list", "doctor", "setup", "help")
 
 
 if __name__ == "__main__":

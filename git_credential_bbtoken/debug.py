@@ -8,7 +8,10 @@ format string cannot leak one.
 from __future__ import annotations
 
 import os
-import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _secrets: set[str] = set()
 
@@ -51,7 +54,7 @@ def getLogger(name: str) -> Logger:  # noqa: N802 - the name every Python reader
     return Logger(name)
 
 
-def setup() -> None:
+def setup(stream: TextIO) -> None:
     """Send the package's log to stderr when BBTOKEN_DEBUG is set; otherwise keep it quiet
     (without even importing `logging`)."""
     if not enabled():
@@ -66,7 +69,7 @@ def setup() -> None:
 
     logger = logging.getLogger("git_credential_bbtoken")
     logger.propagate = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("bbtoken[debug]: %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     logger.addHandler(handler)

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import os
 
-from git_credential_bbtoken import debug  # noqa: I001
+from git_credential_bbtoken import debug
+from git_credential_bbtoken.common import CLOUD_API_URL, CLOUD_HOSTS, hostname
 
 log = debug.getLogger(__name__)
 
 KINDS = ("cloud", "datacenter", "generic")
 STORES = ("keyring", "file")
-CLOUD_HOSTS = ("bitbucket.org",)
-DEFAULT_CLOUD_API = "https://api.bitbucket.org/2.0"
-
-
-class ConfigError(ValueError):
-    """A git config value we cannot use; the message is one line for the user."""
-
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -104,15 +98,15 @@ def host_config(protocol: str, host: str, path: str = "") -> HostConfig:
     """Kind, REST base and secret store for a URL, with the contract's defaults."""
     url = f"{protocol}://{host}/{path}".rstrip("/")
     values = read_urlmatch("bbtoken", url)
-    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    default_kind = "cloud" if hostname in CLOUD_HOSTS else "generic"
+    name = hostname(host)
+    default_kind = "cloud" if name in CLOUD_HOSTS else "generic"
     kind = values.get("kind", default_kind).strip().lower() or default_kind
     if kind not in KINDS:
         log.debug("unknown bbtoken.kind %r for %s; using %s", kind, url, default_kind)
         kind = default_kind
     api_url = values.get("apiurl")
-    if not api_url and kind == "cloud" and hostname in CLOUD_HOSTS:
-        api_url = DEFAULT_CLOUD_API
+    if not api_url and kind == "cloud" and name in CLOUD_HOSTS:
+        api_url = CLOUD_API_URL
     if not api_url and kind == "datacenter":
         api_url = f"{protocol}://{host}/rest/api/latest"
     store = values.get("store", "keyring").strip().lower() or "keyring"

@@ -8,92 +8,32 @@ stores and says nothing in normal operation: git's test battery compares stderr 
 from __future__ import annotations
 
 import os
-import sys
 
 from git_credential_bbtoken import debug
-from git_credential_bbtoken.gitconfig import HostConfig, host_config
+from git_credential_bbtoken.common import TOKEN_USERNAME, now_iso, without_git_suffix
+from git_credential_bbtoken.context import (
+    Request,
+    environment_username,
+    make_request,
+    transport_allowed,
+)
 from git_credential_bbtoken.matching import (
     bitbucket_store_scope,
     find_for_erase,
     find_for_get,
     normalize_path,
 )
-from git_credential_bbtoken.protocol import Credential, format_answer, normalize_host
-from git_credential_bbtoken.storage.metadata import MetadataError
-from git_credential_bbtoken.storage.secretstore import NoKeyringError, SecretStoreError
-from git_credential_bbtoken.storage.store import CredentialStore, Entry, now_iso
-
-log = debug.getLogger(__name__)
-
-# The username that works for git over HTTPS with any user's API token (facts doc, section 1).
-TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
-
+from git_credential_bbtoken.protocol import Credential
+from git_credential_bbtoken.storage.secretstore import NoKeyringError
+from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Callable, TextIO
+    from typing import Callable
 
+    from git_credential_bbtoken.console import Io
 
-class Io:
-    """Where the helper writes: the protocol answer (bytes) and messages for the person."""
-
-    __slots__ = ("stdout", "stderr")
-
-    def __init__(self, stdout: BinaryIO, stderr: TextIO) -> None:
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def say(self, text: str) -> None:
-        """One short paragraph for the person at the terminal, marked as ours."""
-        for line in text.rstrip("\n").split("\n"):
-            self.stderr.write(f"bbtoken: {line}\n" if line else "bbtoken:\n")
-        self.stderr.flush()
-
-    def answer(self, pairs: list[tuple[str, str]]) -> None:
-        self.stdout.write(format_answer(pairs))
-        self.stdout.flush()
-
-
-def default_io() -> Io:
-    return Io(stdout=sys.stdout.buffer, stderr=sys.stderr)
-
-
-class Request:
-    """A record from git with its host normalised and its configuration looked up."""
-
-    __slots__ = ("record", "protocol", "host", "config")
-
-    def __init__(self, record: Credential, protocol: str, host: str,
-                 config: HostConfig) -> None:
-        self.record = record
-        self.protocol = protocol
-        self.host = host
-        self.config = config
-
-    @property
-    def url(self) -> str:
-        return self.record.url() if self.record.path else f"{self.protocol}://{self.host}"
-
-
-def make_request(record: Credential,
-                 lookup: Callable[[str, str, str], HostConfig] = host_config) -> Request | None:
-    """None when the record does not say which host it is about (then there is nothing to do,
-    as with git's own stores, which refuse an empty pattern)."""
-    if not record.protocol or not record.host:
-        return None
-    protocol = record.protocol.lower()
-    host = normalize_host(record.host)
-    return Request(record, protocol, host, lookup(protocol, host, record.path or ""))
-
-
-def transport_allowed(request: Request) -> bool:
-    """Bitbucket tokens travel over https only (plain http to loopback is allowed for local
-    test servers). Other hosts follow git's own stores, which do not care."""
-    if not request.config.is_bitbucket or request.protocol == "https":
-        return True
-    hostname = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return request.protocol == "http" and hostname in LOOPBACK_HOSTS
+log = debug.getLogger(__name__)
 
 
 def _refuse_transport(request: Request, io: Io) -> None:
@@ -115,11 +55,7 @@ def get(record: Credential, io: Io) -> int:
         return _answer_from_environment(request, io)
 
     store = CredentialStore(io.say)
-    try:
-        entries = store.entries()
-    except MetadataError as exc:
-        io.say(str(exc))
-        return 0
+    entries = store.entries()
     entry = find_for_get(entries, request.protocol, request.host, record.path,
                          record.username, request.config.kind)
     if entry is None:
@@ -132,9 +68,6 @@ def get(record: Credential, io: Io) -> int:
         refresh_token = store.refresh_token(entry)
     except NoKeyringError:
         log.debug("no keyring available; answering nothing")
-        return 0
-    except SecretStoreError as exc:
-        io.say(str(exc))
         return 0
     if secret is None:
         log.debug("the secret for %s is missing from %s", entry.url, entry.backend)
@@ -224,19 +157,9 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
     else:
         # Nobody could be asked (CI, an IDE's background fetch): git will fail with its own
         # "could not read Username"; one line says what to do about it.
-        where = request.url[:-4] if request.url.endswith(".git") else request.url
+        where = without_git_suffix(request.url)
         io.say(f"no token is stored for {where}; run: git credential-bbtoken login {where}")
     return 0
-
-
-def environment_username(kind: str, from_git: str | None = None) -> str | None:
-    """The username BBTOKEN_TOKEN goes with: BBTOKEN_USERNAME, else git's, else the Cloud
-    token name. None on Data Center: a token without a name there is a project or repository
-    token, which is Bearer-only (a personal token needs its owner's name)."""
-    username = os.environ.get("BBTOKEN_USERNAME") or from_git
-    if username:
-        return username
-    return None if kind == "datacenter" else TOKEN_USERNAME
 
 
 def _answer_from_environment(request: Request, io: Io) -> int:
@@ -273,40 +196,36 @@ def store(record: Credential, io: Io) -> int:
     debug.register_secret(record.oauth_refresh_token)
 
     credentials = CredentialStore(io.say)
-    try:
-        entries = credentials.entries()
-        kind = request.config.kind
-        if request.config.is_bitbucket:
-            # A new token replaces the one that served this request where it is kept (a
-            # repository login is not widened to its workspace, nor shadowed by it);
-            # otherwise it is kept for the workspace, to serve all of its repositories.
-            current = find_for_get(entries, request.protocol, request.host, record.path,
-                                   record.username, kind)
-            scope = current.path if current is not None else \
-                bitbucket_store_scope(record.path, kind)
-        else:
-            scope = normalize_path(record.path)
-            current = next((e for e in entries if e.key == (request.protocol, request.host,
-                                                            scope, record.username)), None)
-        if current is not None and credentials.secret(current) == record.password:
-            _store_unchanged(credentials, current, record)
-            return 0
-        entry = Entry(protocol=request.protocol, host=request.host, path=scope,
-                      username=record.username, backend=request.config.store, kind=kind,
-                      expiry=record.password_expiry_utc, stored_at=now_iso())
-        previous = next((e for e in entries if e.key == entry.key), None)
-        if previous is not None:
-            entry.email = previous.email  # a new token for the same login keeps its email
-        credentials.put(entry, record.password, record.oauth_refresh_token)
-        log.debug("stored a credential for %s as %s in %s", entry.url, entry.username,
-                  entry.backend)
-        if request.config.is_bitbucket:
-            from git_credential_bbtoken import advice
+    entries = credentials.entries()
+    kind = request.config.kind
+    if request.config.is_bitbucket:
+        # A new token replaces the one that served this request where it is kept (a
+        # repository login is not widened to its workspace, nor shadowed by it); otherwise
+        # it is kept for the workspace, to serve all of its repositories.
+        current = find_for_get(entries, request.protocol, request.host, record.path,
+                               record.username, kind)
+        scope = current.path if current is not None else bitbucket_store_scope(record.path,
+                                                                               kind)
+    else:
+        scope = normalize_path(record.path)
+        current = next((e for e in entries if e.key == (request.protocol, request.host,
+                                                        scope, record.username)), None)
+    if current is not None and credentials.secret(current) == record.password:
+        _store_unchanged(credentials, current, record)
+        return 0
+    entry = Entry(protocol=request.protocol, host=request.host, path=scope,
+                  username=record.username, backend=request.config.store, kind=kind,
+                  expiry=record.password_expiry_utc, stored_at=now_iso())
+    previous = next((e for e in entries if e.key == entry.key), None)
+    if previous is not None:
+        entry.email = previous.email  # a new token for the same login keeps its email
+    credentials.put(entry, record.password, record.oauth_refresh_token)
+    log.debug("stored a credential for %s as %s in %s", entry.url, entry.username,
+              entry.backend)
+    if request.config.is_bitbucket:
+        from git_credential_bbtoken import advice
 
-            advice.after_new_token(entry, record.password, request, io, credentials)
-    except (SecretStoreError, MetadataError) as exc:
-        io.say(str(exc))
-        return 1
+        advice.after_new_token(entry, record.password, request, io, credentials)
     return 0
 
 
@@ -364,10 +283,7 @@ def erase(record: Credential, io: Io) -> int:
     try:
         removed = credentials.remove(choose)
     except NoKeyringError:
-        return 0
-    except (SecretStoreError, MetadataError) as exc:
-        io.say(str(exc))
-        return 1
+        return 0  # nothing can be stored, so there is nothing to remove
     for entry in removed:
         log.debug("erased the credential for %s as %s", entry.url, entry.username)
     if request.config.is_bitbucket:

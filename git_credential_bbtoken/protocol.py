@@ -12,17 +12,19 @@ The rules follow git's `git-credential` manual (newest git) and `credential.c`:
 
 from __future__ import annotations
 
+from git_credential_bbtoken.common import MAX_EXPIRY
+from git_credential_bbtoken.errors import BbtokenError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 
 MAX_INPUT_BYTES = 1024 * 1024
-MAX_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z
 
 FORBIDDEN_CHARACTERS = {"\n": "a newline", "\r": "a carriage return", "\0": "a NUL byte"}
 
 
-class ProtocolError(ValueError):
+class ProtocolError(BbtokenError, ValueError):
     """Input git (or a person) sent that we refuse: the message is one line for stderr."""
 
 

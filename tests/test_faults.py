@@ -27,6 +27,7 @@ from rig.certs import make_certificates
 from rig.server import BitbucketServer
 
 from git_credential_bbtoken import cli
+from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.storage import metadata
 
 SCRIPT = Path(sys.executable).parent / "git-credential-bbtoken"
@@ -128,7 +129,9 @@ def test_locked_keyring(secret_service: object) -> None:
     secret_service.lock()  # type: ignore[attr-defined]
     try:
         got = get().clean(1)
-        assert got.returncode == 0 and "password" not in got.answer
+        # Answers nothing and says why, exiting 1 as git's libsecret helper does on an error
+        # (git goes on to the next helper whatever the status).
+        assert got.returncode == 1 and "password" not in got.answer
         assert "locked" in got.stderr
         assert git_fill_with_fallback()["password"] == "fallback-pw"
         put = store(password="ATATT-new-while-locked").clean(1)
@@ -290,7 +293,7 @@ def test_keyring_raising_on_write_and_read(failing_keyring: Path,
     assert get().answer["password"] == TOKEN  # reading still works: nothing was lost
     monkeypatch.setenv("FAILING_KEYRING", "read")
     got = get().clean(1)
-    assert got.returncode == 0 and "password" not in got.answer
+    assert got.returncode == 1 and "password" not in got.answer
     assert "could not read the keyring" in got.stderr
     assert git_fill_with_fallback()["password"] == "fallback-pw"
     monkeypatch.setenv("FAILING_KEYRING", "")
@@ -358,7 +361,7 @@ def test_unreadable_metadata(secret_service: object) -> None:
         path.chmod(0)
     try:
         got = get().clean(1)
-        assert got.returncode == 0 and "password" not in got.answer
+        assert got.returncode == 1 and "password" not in got.answer
         assert "cannot read" in got.stderr
         assert git_fill_with_fallback()["password"] == "fallback-pw"
         put = store(password="ATATT-other").clean(1)
@@ -448,16 +451,9 @@ def test_full_disk_replacing_a_token_changes_nothing(tiny_tmpfs: Path,
 
 
 def _in_process(action: str, data: str, monkeypatch: pytest.MonkeyPatch) -> Run:
-    stdin = io.TextIOWrapper(io.BytesIO(data.encode()), encoding="utf-8")
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    stderr = io.StringIO()
-    with monkeypatch.context() as patch:
-        patch.setattr(sys, "stdin", stdin)
-        patch.setattr(sys, "stdout", stdout)
-        patch.setattr(sys, "stderr", stderr)
-        status = cli.main([action])
-        stdout.flush()
-    out = stdout.buffer.getvalue().decode()
+    stdout, stderr = io.BytesIO(), io.StringIO()
+    status = cli.main([action], Io(io.BytesIO(data.encode()), stdout, stderr))
+    out = stdout.getvalue().decode()
     return Run(subprocess.CompletedProcess([action], status, out, stderr.getvalue()))
 
 

@@ -8,7 +8,7 @@ Whatever git (or something pretending to be git) writes on the helper's stdin:
 - nothing is stored from a record the helper refuses, and nothing it stores holds a
   character git's protocol cannot carry.
 
-Most examples run in-process through `cli.main` (with stdin/stdout/stderr swapped) for speed;
+Most examples run in-process through `cli.main` (with an `Io` over buffers) for speed;
 a few run the real console script, as git does.
 """
 
@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from git_credential_bbtoken import cli
+from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.protocol import MAX_INPUT_BYTES, ProtocolError, read_record
 
 VICTIM = "victim.example.com"
@@ -141,17 +142,9 @@ class Result:
 
 def run_cli(action: str, data: bytes, monkeypatch: pytest.MonkeyPatch) -> Result:
     """`git-credential-bbtoken ACTION` through cli.main, the console script's own code."""
-    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    stderr = io.StringIO()
-    with monkeypatch.context() as patch:
-        patch.setattr(sys, "stdin", stdin)
-        patch.setattr(sys, "stdout", stdout)
-        patch.setattr(sys, "stderr", stderr)
-        status = cli.main([action])
-        stdout.flush()
-    raw = stdout.buffer.getvalue()
-    return Result(status, raw, stderr.getvalue())
+    stdout, stderr = io.BytesIO(), io.StringIO()
+    status = cli.main([action], Io(io.BytesIO(data), stdout, stderr))
+    return Result(status, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_quiet_and_sane(result: Result) -> None:

@@ -280,8 +280,8 @@ def test_undo_keeps_helper_values_that_look_like_ours(isolated_env: Path,
 def test_a_failed_rewrite_puts_every_helper_value_back() -> None:
     # A git config write failing half-way cannot be produced on demand: a stand-in for the
     # config file, which fails the second `add` of the rewrite once.
-    from git_credential_bbtoken.commands import CommandFailed
     from git_credential_bbtoken.commands import setup as setup_module
+    from git_credential_bbtoken.errors import CommandFailed
 
     class FlakyConfig:
         def __init__(self, values: list[str]) -> None:

@@ -18,12 +18,15 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 
+from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
-from git_credential_bbtoken.gitconfig import HostConfig, ca_file_for, host_config, run_git
-from git_credential_bbtoken.helper import Io, environment_username
+from git_credential_bbtoken.commands.inputs import parse_scope_url
+from git_credential_bbtoken.common import EXPIRY_WARNING_DAYS, utc_date_text
+from git_credential_bbtoken.console import Io
+from git_credential_bbtoken.context import Request, environment_username, request_for_url
+from git_credential_bbtoken.gitconfig import HostConfig, run_git
 from git_credential_bbtoken.matching import find_for_get
 from git_credential_bbtoken.storage.secretstore import SecretStoreError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
@@ -41,11 +44,10 @@ class Check:
 
 
 def doctor(options: argparse.Namespace, io: Io) -> int:
-    from git_credential_bbtoken.commands import parse_scope_url
-
     protocol, host, path = parse_scope_url(options.url)
-    config = host_config(protocol, host, path)
-    url = f"{protocol}://{host}" + (f"/{path}" if path else "")
+    request = request_for_url(protocol, host, path)
+    config = request.config
+    url = request.url
     checks: list[Check] = [check_git_version()]
     checks.extend(check_helpers(protocol, host, path))
     checks.extend(check_other_helpers(protocol, host))
@@ -54,7 +56,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     stored, token = find_stored(credentials, protocol, host, path, config)
     checks.extend(check_stored(stored, token, url))
     if token is not None and config.is_bitbucket:
-        checks.extend(check_live(url, protocol, host, config, stored, token))
+        checks.extend(check_live(request, stored, token))
     elif config.kind == "generic":
         checks.append(Check("bitbucket", INFO, f"{host} is not configured as a Bitbucket host "
                             "(bbtoken.<url>.kind); tokens are stored but not checked"))
@@ -62,17 +64,16 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
                         "Settings > Version Control > Git > 'Use credential helper' ticked"))
     problems = [c for c in checks if c.status == PROBLEM]
     if options.json:
-        json.dump({"url": url, "ok": not problems,
-                   "checks": [dataclasses.asdict(c) for c in checks]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        io.out(json.dumps({"url": url, "ok": not problems,
+                           "checks": [dataclasses.asdict(c) for c in checks]}, indent=2))
     else:
-        print(f"Checking {url}")
+        io.out(f"Checking {url}")
         for check in checks:
-            print(f"  {check.status.ljust(7)}  {check.name.ljust(13)}  {check.message}")
+            io.out(f"  {check.status.ljust(7)}  {check.name.ljust(13)}  {check.message}")
             for line in check.fix:
-                print(f"  {'':7}  {'':13}  {line}")
-        print("No problems found." if not problems else
-              f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.")
+                io.out(f"  {'':7}  {'':13}  {line}")
+        io.out("No problems found." if not problems else
+               f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.")
     return 1 if problems else 0
 
 
@@ -294,12 +295,12 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
                     + (f" (email {entry.email})" if entry.email else ""))]
     if entry.expiry is not None:
         days = int((entry.expiry - time.time()) // 86400)
-        date = time.strftime("%Y-%m-%d", time.gmtime(min(entry.expiry, 253402300799)))
+        date = utc_date_text(entry.expiry)
         if entry.expiry <= time.time():
             checks.append(Check("expiry", PROBLEM, f"the token expired on {date}",
                                 [f"create a new token, then run: "
                                  f"{explain.login_command(url)}"]))
-        elif days <= 7:
+        elif days <= EXPIRY_WARNING_DAYS:
             checks.append(Check("expiry", WARNING, f"the token expires on {date} "
                                 f"(in {days} days)"))
         else:
@@ -307,22 +308,10 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
     return checks
 
 
-def check_live(url: str, protocol: str, host: str, config: HostConfig, entry: Entry | None,
-               token: str) -> list[Check]:
-    from git_credential_bbtoken.checks import cloud as bitbucket
-
+def check_live(request: Request, entry: Entry | None, token: str) -> list[Check]:
     assert entry is not None
-    ca_file = ca_file_for(f"{protocol}://{host}")
-    if config.kind == "datacenter":
-        from git_credential_bbtoken.checks import datacenter
-
-        validation = datacenter.validate(
-            datacenter.DcTarget.for_url(url, api_url=config.api_url, ca_file=ca_file),
-            None if entry.authtype else entry.username, token)
-    else:
-        target = bitbucket.Target.for_url(url, api_url=config.api_url
-                                          or bitbucket.DEFAULT_API_URL, ca_file=ca_file)
-        validation = bitbucket.validate(target, entry.username, token, email=entry.email)
+    validation = checks_module.validate(request, None if entry.authtype else entry.username,
+                                        token, entry.email)
     checks = []
     rows = {row.what: row for row in validation.verdict_table()}
     if validation.scopes is not None:

@@ -23,17 +23,18 @@ import shutil
 import sys
 from pathlib import Path
 
+from git_credential_bbtoken.commands.inputs import parse_scope_url
+from git_credential_bbtoken.common import origin_url
+from git_credential_bbtoken.console import Io
+from git_credential_bbtoken.errors import CommandFailed
 from git_credential_bbtoken.gitconfig import run_git
-from git_credential_bbtoken.helper import Io
 
 SCRIPT_NAME = "git-credential-bbtoken"
 
 
 def setup(options: argparse.Namespace, io: Io) -> int:
-    from git_credential_bbtoken.commands import CommandFailed, parse_scope_url
-
     protocol, host, path = parse_scope_url(options.url)
-    url = f"{protocol}://{host}" + (f"/{path}" if path else "")
+    url = origin_url(protocol, host, path)
     config = ConfigFile(options.scope)
     if options.scope == "local" and run_git(["rev-parse", "--git-dir"]).returncode != 0:
         raise CommandFailed("--local needs to be run inside a git repository")
@@ -107,8 +108,6 @@ class ConfigFile:
             self._fail(result.stderr)
 
     def _fail(self, stderr: str) -> None:
-        from git_credential_bbtoken.commands import CommandFailed
-
         first = stderr.strip().splitlines()[0] if stderr.strip() else "git config failed"
         raise CommandFailed(f"could not change git config: {first}")
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 
 from git_credential_bbtoken import scopes as sc
+from git_credential_bbtoken.common import (
+    APP_PASSWORDS_REMOVED,
+    DEFAULT_URL,
+    TOKEN_PAGE,
+    TOKEN_USERNAME,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
     from typing import Any, Iterable, Mapping
 
-TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"  # noqa: S105 - a URL
-TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
-APP_PASSWORDS_REMOVED = "2026-07-28"
-DEFAULT_URL = "https://bitbucket.org"
 PREFIX = "bbtoken: "
 
 # Explanation ids: stable names that callers, tests and the metadata file refer to.

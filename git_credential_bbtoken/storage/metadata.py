@@ -16,7 +16,8 @@ import os
 import sys
 import time
 
-from git_credential_bbtoken import debug, jsonread  # noqa: I001
+from git_credential_bbtoken import debug, jsonread
+from git_credential_bbtoken.errors import BbtokenError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ FORMAT_VERSION = 1
 LOCK_TIMEOUT_SECONDS = 30.0  # generous: 50 parallel git processes on 2 cores queue for seconds
 
 
-class MetadataError(RuntimeError):
+class MetadataError(BbtokenError):
     """The metadata could not be read or written; the message is one line for the user."""
 
 

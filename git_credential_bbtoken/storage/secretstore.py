@@ -12,7 +12,8 @@ keyringrc.cfg).
 
 from __future__ import annotations
 
-from git_credential_bbtoken import debug, jsonread  # noqa: I001
+from git_credential_bbtoken import debug, jsonread
+from git_credential_bbtoken.errors import BbtokenError
 from git_credential_bbtoken.storage.metadata import MetadataError, write_private_file
 
 TYPE_CHECKING = False
@@ -31,7 +32,7 @@ NO_KEYRING_HINT = (
 )
 
 
-class SecretStoreError(RuntimeError):
+class SecretStoreError(BbtokenError):
     """The secret store failed; the message is one line for the user, with no secret."""
 
 

@@ -66,10 +66,10 @@ def record(**fields: str) -> bytes:
 
 class Soak:
     def __init__(self, seed: int, subprocess_every: int) -> None:
-        from git_credential_bbtoken import helper, protocol
+        from git_credential_bbtoken import cli, console
 
-        self.helper = helper
-        self.protocol = protocol
+        self.cli = cli
+        self.console = console
         self.rng = random.Random(seed)
         self.every = subprocess_every
         self.model: dict[tuple[str, str], str] = {}
@@ -90,11 +90,7 @@ class Soak:
                                   timeout=60)
             return (done.returncode, done.stdout.decode(), done.stderr.decode())
         out, err = io.BytesIO(), io.StringIO()
-        try:
-            parsed = self.protocol.read_record(data)
-        except self.protocol.ProtocolError as exc:
-            return 1, "", str(exc)
-        status = self.helper.ACTIONS[action](parsed, self.helper.Io(out, err))
+        status = self.cli.main([action], self.console.Io(io.BytesIO(data), out, err))
         return status, out.getvalue().decode(), err.getvalue()
 
     def step(self) -> None:

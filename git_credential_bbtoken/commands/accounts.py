@@ -1,0 +1,95 @@
+"""`list` and `logout`: what is stored, and removing it."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from typing import Any
+
+from git_credential_bbtoken.commands.inputs import parse_scope_url
+from git_credential_bbtoken.common import MAX_EXPIRY, origin_url
+from git_credential_bbtoken.console import Io
+from git_credential_bbtoken.errors import UsageError
+from git_credential_bbtoken.storage.store import CredentialStore, Entry
+
+
+def logout(options: argparse.Namespace, io: Io) -> int:
+    protocol, host, path = parse_scope_url(options.url)
+    store = CredentialStore(io.say)
+
+    def choose(entries: list[Entry]) -> list[Entry]:
+        if options.everything:
+            return entries
+        chosen = [e for e in entries if e.protocol == protocol and e.host == host
+                  and e.path == path.strip("/")]
+        if options.username is not None:
+            chosen = [e for e in chosen if e.username == options.username]
+        elif not options.all and len({e.username for e in chosen}) > 1:
+            names = ", ".join(sorted({e.username for e in chosen}))
+            raise UsageError(f"several users are stored for {options.url} ({names}): name one "
+                             "with --username, or use --all")
+        return chosen
+
+    removed = store.remove(choose)
+    if not removed:
+        io.say(f"nothing is stored for {origin_url(protocol, host, path)}")
+        return 0
+    for entry in removed:
+        io.say(f"removed the token for {entry.url} ({entry.username})")
+    return 0
+
+
+def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
+    """What `list` shows of an entry: everything but the token."""
+    validation = entry.validation or {}
+    expiry = None
+    if entry.expiry is not None:
+        expiry = datetime.datetime.fromtimestamp(min(entry.expiry, MAX_EXPIRY),
+                                                 datetime.timezone.utc)
+    return {
+        "url": entry.url,
+        "username": entry.username,
+        "authtype": entry.authtype,
+        "email": entry.email,
+        "kind": entry.kind,
+        "scopes": validation.get("scopes"),
+        "checked_at": validation.get("checked_at"),
+        "can_clone": validation.get("can_clone"),
+        "can_push": validation.get("can_push"),
+        "expires": expiry.date().isoformat() if expiry else None,
+        "stored_at": entry.stored_at,
+        "backend": backend_description,
+    }
+
+
+def list_entries(options: argparse.Namespace, io: Io) -> int:
+    store = CredentialStore(io.say)
+    rows = [entry_summary(e, _backend_label(e)) for e in store.entries()]
+    if options.json:
+        io.out(json.dumps({"credentials": rows}, indent=2))
+        return 0
+    if not rows:
+        io.out("No credentials stored. Run `git credential-bbtoken login` to add one.")
+        return 0
+    table = [("URL", "USERNAME", "EMAIL", "SCOPES", "CHECKED", "EXPIRES", "STORE")]
+    for row in rows:
+        scopes = row["scopes"]
+        table.append((
+            row["url"], row["username"] or ("(Bearer token)" if row["authtype"] else "(empty)"),
+            row["email"] or "-",
+            ", ".join(scopes) if scopes else ("none" if scopes == [] else "unknown"),
+            (row["checked_at"] or "never")[:10], row["expires"] or "unknown", row["backend"],
+        ))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        io.out("  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip())
+    return 0
+
+
+def _backend_label(entry: Entry) -> str:
+    """`keyring (SecretService)`, `keyring (macOS)`, or `file`."""
+    if entry.backend == "keyring" and entry.keyring_backend:
+        parts = entry.keyring_backend.split(".")
+        return f"keyring ({parts[-2] if len(parts) >= 2 else parts[-1]})"
+    return entry.backend

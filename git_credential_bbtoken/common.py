@@ -1,0 +1,64 @@
+"""Names and small pure helpers that every layer shares: Bitbucket's fixed names and URLs,
+host and URL spelling, dates. Imports nothing, so any module may use it (`get` included).
+
+Facts behind the names: docs/bitbucket-facts.md.
+"""
+
+from __future__ import annotations
+
+# The username that works for git over HTTPS with any user's Cloud API token (facts, §1).
+TOKEN_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105 - a username, not a secret
+DEFAULT_URL = "https://bitbucket.org"  # what the commands act on when given no URL
+CLOUD_HOSTS = ("bitbucket.org",)
+CLOUD_API_URL = "https://api.bitbucket.org/2.0"
+TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"  # noqa: S105
+APP_PASSWORDS_REMOVED = "2026-07-28"
+# Plain http is allowed to these only (local test servers and mirrors).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# The last days before a token's expiry date in which `get` warns (once a day) and `doctor`
+# reports a warning.
+EXPIRY_WARNING_DAYS = 7
+MAX_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z: the latest date a date can show
+SECONDS_PER_DAY = 86400
+
+
+def hostname(host: str) -> str:
+    """`host[:port]` -> `host`; a bracketed IPv6 literal (`[::1]:8443`) -> `::1`."""
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def is_loopback(host: str) -> bool:
+    return hostname(host) in LOOPBACK_HOSTS
+
+
+def without_git_suffix(url: str) -> str:
+    """A repository URL as people type it in commands: without the trailing `.git`."""
+    return url[:-4] if url.endswith(".git") else url
+
+
+def origin_url(protocol: str, host: str, path: str | None = None) -> str:
+    """`protocol://host[/path]`, with no username or secret."""
+    return f"{protocol}://{host}" + (f"/{path}" if path else "")
+
+
+def utc_day(timestamp: float) -> int:
+    """The UTC calendar day of a timestamp, counted from 1970-01-01: differences of these
+    are differences of dates, without importing `datetime` on every `get`."""
+    return int(min(timestamp, MAX_EXPIRY) // SECONDS_PER_DAY)
+
+
+def utc_date_text(timestamp: float) -> str:
+    """`YYYY-MM-DD` of a timestamp, in UTC."""
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(min(timestamp, MAX_EXPIRY)))
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 to the second (`2026-11-30T12:00:00+00:00`)."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())

@@ -1,0 +1,70 @@
+"""The I/O context: where the helper reads and writes, handed from `cli.main` to every action
+and command, so that nothing below it touches `sys.std*` and tests can run any of it
+in-process with buffers.
+
+stdout carries the protocol answer (for git) or a command's output (for the person); stderr
+carries everything said to the person, each line marked `bbtoken: `.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from git_credential_bbtoken.protocol import format_answer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, TextIO
+
+
+def _terminal_getpass(prompt: str) -> str:
+    import getpass
+
+    return getpass.getpass(prompt)
+
+
+class Io:
+    """stdin and stdout as bytes, stderr as text, and how to ask for a secret at a terminal
+    without echo."""
+
+    __slots__ = ("stdin", "stdout", "stderr", "getpass")
+
+    def __init__(self, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO,
+                 getpass: Callable[[str], str] = _terminal_getpass) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.getpass = getpass
+
+    def say(self, text: str) -> None:
+        """One short paragraph for the person at the terminal, marked as ours."""
+        for line in text.rstrip("\n").split("\n"):
+            self.stderr.write(f"bbtoken: {line}\n" if line else "bbtoken:\n")
+        self.stderr.flush()
+
+    def answer(self, pairs: list[tuple[str, str]]) -> None:
+        """The protocol answer to git."""
+        self.stdout.write(format_answer(pairs))
+        self.stdout.flush()
+
+    def out(self, text: str = "") -> None:
+        """One line of a command's output (a table, JSON) on stdout."""
+        self.stdout.write(text.encode("utf-8", "replace") + b"\n")
+        self.stdout.flush()
+
+    def read(self, limit: int) -> bytes:
+        """At most `limit` bytes of stdin."""
+        return self.stdin.read(limit)
+
+    def read_line(self) -> str:
+        """One line of stdin, without its line ending (a token piped in)."""
+        return self.stdin.readline().decode("utf-8", "replace").rstrip("\r\n")
+
+    def stdin_is_terminal(self) -> bool:
+        isatty = getattr(self.stdin, "isatty", None)
+        return bool(isatty and isatty())
+
+
+def default_io() -> Io:
+    """The process's own streams."""
+    return Io(stdin=sys.stdin.buffer, stdout=sys.stdout.buffer, stderr=sys.stderr)
