@@ -377,23 +377,26 @@ class _Writer:
             for part, part_value in zip(_split(code[1:-1]), value):
                 self._one(part, part_value, struct)
         elif first == "a":
-            element = code[1:]
-            self.data += b"\0\0\0\0"
-            length_at = len(self.data) - 4
-            self.pad(_ALIGN[element[0]])
-            start = len(self.data)
-            if element[0] == "{":
-                key, item = _split(element[1:-1])
-                for k, v in value.items():
-                    self.pad(8)
-                    self._one(key, k, struct)
-                    self._one(item, v, struct)
-            else:
-                for item_value in value:
-                    self._one(element, item_value, struct)
-            struct.pack_into("<I", self.data, length_at, len(self.data) - start)
+            self._array(code[1:], value, struct)
         else:
             raise ValueError("unsupported D-Bus type")
+
+    def _array(self, element: str, value: Any, struct: Any) -> None:
+        """An array (or a dict, `a{kv}`): its byte length first, patched in at the end."""
+        self.data += b"\0\0\0\0"
+        length_at = len(self.data) - 4
+        self.pad(_ALIGN[element[0]])
+        start = len(self.data)
+        if element[0] == "{":
+            key, item = _split(element[1:-1])
+            for k, v in value.items():
+                self.pad(8)
+                self._one(key, k, struct)
+                self._one(item, v, struct)
+        else:
+            for item_value in value:
+                self._one(element, item_value, struct)
+        struct.pack_into("<I", self.data, length_at, len(self.data) - start)
 
 
 class _Reader:
