@@ -23,15 +23,44 @@ MAX_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z: the latest date a date can sh
 SECONDS_PER_DAY = 86400
 
 
-def hostname(host: str) -> str:
-    """`host[:port]` -> `host`; a bracketed IPv6 literal (`[::1]:8443`) -> `::1`."""
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+_IPV6_CHARACTERS = frozenset("0123456789abcdefABCDEF:.")
+
+
+def parse_host(host: str) -> tuple[str, int | None] | None:
+    """The one host grammar of the helper: `name[:port]`, where the name holds letters, digits,
+    dots and hyphens, or `[IPv6][:port]`. Returns (lower-case name without brackets, port or
+    None); None for anything else (`bitbucket.org:@127.0.0.1`, user info, spaces, a zone id,
+    a port out of range), which then gets nothing from the Bitbucket logic."""
     if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if ":" in host else host
+        end = host.find("]")
+        name, rest = host[1:end], host[end + 1:]
+        if end < 0 or not name or ":" not in name or not set(name) <= _IPV6_CHARACTERS:
+            return None
+    else:
+        name, colon, port_text = host.partition(":")
+        rest = colon + port_text
+        if not name or not set(name) <= _NAME_CHARACTERS or name[0] in ".-" or \
+                name[-1] == "-" or ".." in name:
+            return None
+    if not rest:
+        return name.lower(), None
+    digits = rest[1:]
+    if rest[0] != ":" or not (digits.isascii() and digits.isdigit()) or len(digits) > 5 or \
+            not 0 < int(digits) <= 65535:
+        return None
+    return name.lower(), int(digits)
+
+
+def is_cloud_host(host: str) -> bool:
+    """bitbucket.org itself, on the https port: the host that is Bitbucket Cloud by default."""
+    parsed = parse_host(host)
+    return parsed is not None and parsed[0] in CLOUD_HOSTS and parsed[1] in (None, 443)
 
 
 def is_loopback(host: str) -> bool:
-    return hostname(host) in LOOPBACK_HOSTS
+    parsed = parse_host(host)
+    return parsed is not None and parsed[0] in LOOPBACK_HOSTS
 
 
 def without_git_suffix(url: str) -> str:

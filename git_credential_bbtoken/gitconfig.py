@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from git_credential_bbtoken import debug
-from git_credential_bbtoken.common import CLOUD_API_URL, CLOUD_HOSTS, hostname
+from git_credential_bbtoken.common import CLOUD_API_URL, is_cloud_host, parse_host
 
 log = debug.getLogger(__name__)
 
@@ -98,14 +98,18 @@ def host_config(protocol: str, host: str, path: str = "") -> HostConfig:
     """Kind, REST base and secret store for a URL, with the contract's defaults."""
     url = f"{protocol}://{host}/{path}".rstrip("/")
     values = read_urlmatch("bbtoken", url)
-    name = hostname(host)
-    default_kind = "cloud" if name in CLOUD_HOSTS else "generic"
+    default_kind = "cloud" if is_cloud_host(host) else "generic"
     kind = values.get("kind", default_kind).strip().lower() or default_kind
     if kind not in KINDS:
         log.debug("unknown bbtoken.kind %r for %s; using %s", kind, url, default_kind)
         kind = default_kind
-    api_url = values.get("apiurl")
-    if not api_url and kind == "cloud" and name in CLOUD_HOSTS:
+    if kind != "generic" and parse_host(host) is None:
+        # Not a host name git could mean (`bitbucket.org:@127.0.0.1`): no Bitbucket logic, no
+        # token from BBTOKEN_TOKEN, whatever the configuration says.
+        log.debug("%r is not a valid host name; treating it as generic", host)
+        kind = "generic"
+    api_url = values.get("apiurl") if kind != "generic" else None
+    if not api_url and kind == "cloud" and is_cloud_host(host):
         api_url = CLOUD_API_URL
     if not api_url and kind == "datacenter":
         api_url = f"{protocol}://{host}/rest/api/latest"

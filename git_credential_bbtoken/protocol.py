@@ -157,6 +157,12 @@ def _apply_url(record: Credential, url: str) -> None:
     if slash and path:
         # git keeps the path without the leading slash and drops a trailing one.
         fresh.path = unquote(path).rstrip("/") or None
+    for name in ("username", "password", "host", "path"):
+        value = getattr(fresh, name)
+        if value is not None and any(char in value for char in FORBIDDEN_CHARACTERS):
+            # Decoded from %0a, %0d or %00: refused as the raw characters are (git does too).
+            raise ProtocolError(f"input refused: the {name} in url= decodes to a line break "
+                                "or NUL")
     for name in Credential.FIELDS:
         setattr(record, name, getattr(fresh, name))
 

@@ -1,0 +1,92 @@
+"""Issue 13 (hardening, round 2): each finding of the security review, shown for real.
+
+Every test here failed on the main of 2026-11-30 before the fix it names.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rig.gitrun import helper, parse_record
+
+from git_credential_bbtoken.common import is_cloud_host, parse_host
+
+TOKEN = "ATATT-hardening-token"  # noqa: S105 - fake
+
+
+# -- 1. one strict host grammar ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("host", "parsed"), [
+    ("bitbucket.org", ("bitbucket.org", None)),
+    ("Bitbucket.ORG:443", ("bitbucket.org", 443)),
+    ("git.example-corp.com:7990", ("git.example-corp.com", 7990)),
+    ("127.0.0.1:8443", ("127.0.0.1", 8443)),
+    ("[::1]", ("::1", None)),
+    ("[::1]:8443", ("::1", 8443)),
+    ("[2001:db8::7]:443", ("2001:db8::7", 443)),
+])
+def test_host_grammar_accepts_what_git_sends(host: str, parsed: tuple[str, int | None]) -> None:
+    assert parse_host(host) == parsed
+
+
+@pytest.mark.parametrize("host", [
+    "bitbucket.org:@127.0.0.1", "user@bitbucket.org", "bitbucket.org:", "bitbucket.org:0",
+    "bitbucket.org:65536", "bitbucket.org:44a", "bitbucket.org:443:1", "bit bucket.org",
+    "bitbucket.org/evil", "", ".bitbucket.org", "-x.org", "a..b", "[::1", "[::1]x",
+    "[::1]:", "[fe80::1%eth0]", "[]", "[127.0.0.1]", "bitbucket.org\\@evil", "bitbucket.org%00",
+    "bücket.org",
+])
+def test_host_grammar_refuses_everything_else(host: str) -> None:
+    assert parse_host(host) is None
+
+
+def test_only_bitbucket_org_on_the_https_port_is_cloud_by_default() -> None:
+    assert is_cloud_host("bitbucket.org") and is_cloud_host("bitbucket.org:443")
+    assert not is_cloud_host("bitbucket.org:8443")
+    assert not is_cloud_host("bitbucket.org:@127.0.0.1")
+    assert not is_cloud_host("bitbucket.org.evil.example")
+
+
+@pytest.mark.parametrize("host", ["bitbucket.org:@127.0.0.1", "bitbucket.org:8443"])
+def test_a_confusable_host_gets_no_environment_token(host: str) -> None:
+    """The review's reproduction: BBTOKEN_TOKEN went to `bitbucket.org:@127.0.0.1`, which an
+    HTTP client reads as user `bitbucket.org:` at host 127.0.0.1."""
+    result = helper("get", {"protocol": "https", "host": host, "path": "ws/r.git"},
+                    env={"BBTOKEN_TOKEN": TOKEN})
+    assert result.returncode == 0, result.stderr
+    assert "password" not in dict(parse_record(result.stdout))
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_the_real_host_still_gets_the_environment_token() -> None:
+    result = helper("get", {"protocol": "https", "host": "bitbucket.org", "path": "ws/r.git"},
+                    env={"BBTOKEN_TOKEN": TOKEN})
+    assert dict(parse_record(result.stdout))["password"] == TOKEN
+
+
+# -- 4. url= percent-decoding -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "https://u%0apassword=INJ:pw@example.edu/",
+    "https://u:p%0dw@example.edu/",
+    "https://u:pw%00@example.edu/",
+    "https://example.edu%0a/",
+    "https://example.edu/repo%0aquit=1",
+])
+def test_decoded_line_breaks_and_nul_in_url_are_refused(url: str) -> None:
+    result = helper("store", f"url={url}\n\n")
+    assert result.returncode == 1
+    assert result.stderr.startswith("bbtoken: input refused") and "nothing was done" in \
+        result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert stored() == []
+
+
+def stored() -> list[dict[str, object]]:
+    """What `list --json` shows."""
+    listing = helper("--json", args=["list"])
+    assert listing.returncode == 0, listing.stderr
+    return json.loads(listing.stdout)["credentials"]  # type: ignore[no-any-return]
