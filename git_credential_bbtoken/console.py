@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from typing import BinaryIO, Callable, TextIO
 
 
+_CONTROL_CHARACTERS = {**{code: f"%{code:02X}" for code in range(0x20) if code != 0x09},
+                       **{code: f"%{code:02X}" for code in range(0x7F, 0xA0)}}
+
+
+def neutralise(text: str) -> str:
+    """`text` with every control character but tab percent-encoded (`ESC` -> `%1B`)."""
+    return text.translate(_CONTROL_CHARACTERS)
+
+
 def _terminal_getpass(prompt: str) -> str:
     import getpass
 
@@ -37,8 +46,11 @@ class Io:
         self.getpass = getpass
 
     def say(self, text: str) -> None:
-        """One short paragraph for the person at the terminal, marked as ours."""
+        """One short paragraph for the person at the terminal, marked as ours. Control
+        characters (which may come from a URL or a server) are shown percent-encoded, as git's
+        `credential.sanitizePrompt` does, so no terminal escape reaches the terminal."""
         for line in text.rstrip("\n").split("\n"):
+            line = neutralise(line)
             self.stderr.write(f"bbtoken: {line}\n" if line else "bbtoken:\n")
         self.stderr.flush()
 

@@ -90,3 +90,18 @@ def stored() -> list[dict[str, object]]:
     listing = helper("--json", args=["list"])
     assert listing.returncode == 0, listing.stderr
     return json.loads(listing.stdout)["credentials"]  # type: ignore[no-any-return]
+
+
+# -- 5. terminal escapes ----------------------------------------------------------------------
+
+
+def test_terminal_escapes_from_a_path_never_reach_the_terminal() -> None:
+    """git decodes `%1b]0;...%07` in a remote URL into raw bytes in `path=`; echoed as they
+    are, they would retitle (or worse) the user's terminal."""
+    path = "ws/\x1b]0;pwned\x07r\x9b.git"
+    result = helper("get", {"protocol": "https", "host": "bitbucket.org", "path": path},
+                    env={"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": None, "SSH_ASKPASS": None})
+    assert result.returncode == 0
+    assert "no token is stored" in result.stderr  # the line that echoes the path
+    assert "%1B]0;pwned%07r%9B" in result.stderr
+    assert not any(char in result.stderr for char in "\x1b\x07\x9b")
