@@ -105,3 +105,35 @@ def test_terminal_escapes_from_a_path_never_reach_the_terminal() -> None:
     assert "no token is stored" in result.stderr  # the line that echoes the path
     assert "%1B]0;pwned%07r%9B" in result.stderr
     assert not any(char in result.stderr for char in "\x1b\x07\x9b")
+
+
+# -- 7. the null keyring ----------------------------------------------------------------------
+
+NULL_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+
+
+def test_the_null_keyring_is_refused_not_reported_as_storing() -> None:
+    login = helper("https://bitbucket.org/ws", args=["login", "--token-stdin"],
+                   input=TOKEN + "\n", env=NULL_KEYRING)
+    assert login.returncode == 1
+    assert "keyring.backends.null.Keyring" in login.stderr
+    assert "PYTHON_KEYRING_BACKEND" in login.stderr and "stored the token" not in login.stderr
+    assert stored() == []
+    doctor = helper("--json", args=["doctor"], env=NULL_KEYRING)
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert doctor.returncode == 1
+    assert checks["secret store"]["status"] == "problem"
+    assert "PYTHON_KEYRING_BACKEND" in checks["secret store"]["message"]
+
+
+def test_the_null_keyring_from_keyrings_config_file_is_named(isolated_env: object) -> None:
+    import os
+    from pathlib import Path
+
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "python_keyring" / "keyringrc.cfg"
+    config.parent.mkdir(parents=True)
+    config.write_text("[backend]\ndefault-keyring=keyring.backends.null.Keyring\n")
+    login = helper("https://bitbucket.org/ws", args=["login", "--token-stdin"],
+                   input=TOKEN + "\n")
+    assert login.returncode == 1 and str(config) in login.stderr, login.stderr
+    assert stored() == []

@@ -28,7 +28,7 @@ from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
 from git_credential_bbtoken.gitconfig import HostConfig, run_git
 from git_credential_bbtoken.matching import find_for_get
-from git_credential_bbtoken.storage.secretstore import SecretStoreError
+from git_credential_bbtoken.storage.secretstore import KeyringSecrets, SecretStoreError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 OK, WARNING, PROBLEM, INFO = "ok", "warning", "problem", "info"
@@ -252,8 +252,10 @@ def check_secret_store(credentials: CredentialStore, config: HostConfig) -> Chec
     if os.environ.get("BBTOKEN_TOKEN"):
         return Check("secret store", OK, "BBTOKEN_TOKEN is set: served from the environment")
     backend = credentials.backend(config.store)
-    if not backend.available():
-        return Check("secret store", PROBLEM, backend.describe(),
+    why_not = backend.unavailable_reason() if isinstance(backend, KeyringSecrets) else None
+    if why_not is not None:
+        why_not = why_not.replace("; nothing was stored", "")
+        return Check("secret store", PROBLEM, f"{backend.describe()}: {why_not}",
                      ["unlock or install a Secret Service (gnome-keyring, KWallet), or run: "
                       "git config --global bbtoken.store file"])
     try:

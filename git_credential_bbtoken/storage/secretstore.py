@@ -37,8 +37,8 @@ class SecretStoreError(BbtokenError):
 
 
 class NoKeyringError(SecretStoreError):
-    def __init__(self) -> None:
-        super().__init__(NO_KEYRING_HINT)
+    def __init__(self, message: str = NO_KEYRING_HINT) -> None:
+        super().__init__(message)
 
 
 def service_name(url: str, refresh: bool = False) -> str:
@@ -58,10 +58,14 @@ class KeyringSecrets:
             try:
                 import keyring
                 import keyring.backends.fail
+                import keyring.backends.null
             except Exception as exc:  # a broken install must not crash git
                 log.debug("keyring import failed: %s", type(exc).__name__)
                 raise NoKeyringError() from None
             backend = keyring.get_keyring()
+            if isinstance(backend, keyring.backends.null.Keyring):
+                # It accepts every write and forgets it: "stored" would be a lie.
+                raise NoKeyringError(_null_keyring_message(backend))
             if _is_unusable(backend, keyring.backends.fail.Keyring):
                 raise NoKeyringError()
             log.debug("keyring backend: %s", type(backend).__name__)
@@ -79,6 +83,14 @@ class KeyringSecrets:
         """The keyring backend's class, e.g. `keyring.backends.SecretService.Keyring`."""
         backend = self._keyring()
         return f"{type(backend).__module__}.{type(backend).__name__}"
+
+    def unavailable_reason(self) -> str | None:
+        """None when a usable keyring is there, else the one line saying why not."""
+        try:
+            self._keyring()
+            return None
+        except SecretStoreError as exc:
+            return str(exc)
 
     def describe(self) -> str:
         try:
@@ -166,6 +178,27 @@ class FileSecrets:
             if not users:
                 del secrets[service]
             self._write(secrets)
+
+
+def _null_keyring_message(backend: Any) -> str:
+    """Why keyring chose its null backend, and how to undo that."""
+    import os
+
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        source = "PYTHON_KEYRING_BACKEND in the environment"
+        undo = "unset PYTHON_KEYRING_BACKEND (Poetry users often set it)"
+    else:
+        try:
+            from keyring.util import platform_
+
+            config = os.path.join(platform_.config_root(), "keyringrc.cfg")
+        except Exception:  # noqa: BLE001 - only for the message
+            config = "keyringrc.cfg"
+        source = f"keyring's config file {config}"
+        undo = f"remove the default-keyring line from {config}"
+    return (f"keyring is set to {name} by {source}, which keeps nothing: {undo}, or run "
+            "`git config --global bbtoken.store file`; nothing was stored")
 
 
 def _is_unusable(backend: Any, fail_class: type) -> bool:
