@@ -6,6 +6,9 @@ Every test here failed on the main of 2026-11-30 before the fix it names.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from rig.gitrun import helper, parse_record
@@ -127,9 +130,6 @@ def test_the_null_keyring_is_refused_not_reported_as_storing() -> None:
 
 
 def test_the_null_keyring_from_keyrings_config_file_is_named(isolated_env: object) -> None:
-    import os
-    from pathlib import Path
-
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "python_keyring" / "keyringrc.cfg"
     config.parent.mkdir(parents=True)
     config.write_text("[backend]\ndefault-keyring=keyring.backends.null.Keyring\n")
@@ -137,3 +137,60 @@ def test_the_null_keyring_from_keyrings_config_file_is_named(isolated_env: objec
                    input=TOKEN + "\n")
     assert login.returncode == 1 and str(config) in login.stderr, login.stderr
     assert stored() == []
+
+
+# -- 8. files ---------------------------------------------------------------------------------
+
+GENERIC = {"protocol": "https", "host": "example.edu", "username": "u", "password": TOKEN}
+GENERIC_GET = {"protocol": "https", "host": "example.edu"}
+
+
+def _data_dir() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "git-credential-bbtoken"
+
+
+def test_a_planted_lock_symlink_is_not_followed(tmp_path: Path) -> None:
+    """The lock file is opened with O_NOFOLLOW: a symlink planted in its place must not make
+    the helper create (or truncate) a file elsewhere."""
+    _data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    victim = tmp_path / "created-by-the-helper"
+    (_data_dir() / "credentials.lock").symlink_to(victim)
+    result = helper("store", GENERIC)
+    assert result.returncode == 1 and "cannot lock" in result.stderr, result.stderr
+    assert not victim.exists()
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_a_folder_others_may_write_is_refused(mode: int) -> None:
+    """A credentials.json planted in a folder others may write is not served."""
+    subprocess.run(["git", "config", "--global", "bbtoken.store", "file"], check=True)
+    assert helper("store", GENERIC).returncode == 0
+    assert dict(parse_record(helper("get", GENERIC_GET).stdout))["password"] == TOKEN
+    _data_dir().chmod(mode)
+    try:
+        got = helper("get", GENERIC_GET)
+        assert "password" not in dict(parse_record(got.stdout))
+        assert got.returncode == 1 and "refusing to use" in got.stderr
+        assert len(got.stderr.splitlines()) == 1 and TOKEN not in got.stderr
+    finally:
+        _data_dir().chmod(0o700)
+
+
+def test_a_token_file_others_may_read_is_refused() -> None:
+    subprocess.run(["git", "config", "--global", "bbtoken.store", "file"], check=True)
+    assert helper("store", GENERIC).returncode == 0
+    tokens = _data_dir() / "tokens.json"
+    tokens.chmod(0o644)
+    got = helper("get", GENERIC_GET)
+    assert "password" not in dict(parse_record(got.stdout))
+    assert "refusing to use" in got.stderr and str(tokens) in got.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand a file to another user")
+def test_a_file_of_another_user_is_refused() -> None:
+    assert helper("store", GENERIC).returncode == 0
+    metadata = _data_dir() / "credentials.json"
+    os.chown(metadata, 65534, 65534)
+    got = helper("get", GENERIC_GET)
+    assert "password" not in dict(parse_record(got.stdout))
+    assert "belongs to another user" in got.stderr

@@ -21,7 +21,7 @@ from git_credential_bbtoken.errors import BbtokenError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, BinaryIO, Callable
 
 log = debug.getLogger(__name__)
 
@@ -51,6 +51,39 @@ def data_dir() -> str:
     return str(platformdirs.user_data_dir("git-credential-bbtoken", appauthor=False))
 
 
+# Opened for writing: never through a symlink someone planted, never inherited by children.
+_WRITE_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def check_private(path: str, stat: os.stat_result, others_may_read: bool = True) -> None:
+    """Refuse, as ssh does, a file or folder of ours that another user owns or that others
+    may write (or, for secrets, read): its content could be planted. POSIX only."""
+    if os.name != "posix":
+        return
+    forbidden = 0o022 if others_may_read else 0o077
+    if stat.st_uid != os.getuid():
+        problem = "belongs to another user"
+    elif stat.st_mode & forbidden:
+        problem = f"is open to other users (mode {stat.st_mode & 0o777:o})"
+    else:
+        return
+    raise MetadataError(f"refusing to use {path}: it {problem}; nothing was read (fix: chown "
+                        f"it to yourself and chmod {'go-w' if others_may_read else 'go-rwx'} "
+                        "it)")
+
+
+def open_private(path: str, others_may_read: bool = True) -> BinaryIO:
+    """`path` opened for reading after checking it and its folder (see check_private)."""
+    check_private(os.path.dirname(path), os.stat(os.path.dirname(path)))
+    handle = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    try:
+        check_private(path, os.fstat(handle.fileno()), others_may_read)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
 def ensure_private_dir(path: str) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
     if os.name == "posix" and (os.stat(path).st_mode & 0o777) != 0o700:
@@ -70,7 +103,7 @@ class MetadataFile:
         """The stored entries; a missing file means none. Damaged content is set aside
         (under the lock, unless a writer repaired it meanwhile) and reads as none."""
         try:
-            with open(self.path, "rb") as handle:
+            with open_private(self.path) as handle:
                 raw = handle.read()
         except FileNotFoundError:
             return []
@@ -118,7 +151,7 @@ class _Lock:
     def __enter__(self) -> None:
         try:
             ensure_private_dir(self.directory)
-            self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.fd = os.open(self.lock_path, _WRITE_FLAGS, 0o600)
         except OSError as exc:
             raise MetadataError(f"cannot lock {self.lock_path}: {exc.strerror}; nothing was "
                                 "changed") from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from git_credential_bbtoken import debug, jsonread
 from git_credential_bbtoken.errors import BbtokenError
-from git_credential_bbtoken.storage.metadata import MetadataError, write_private_file
+from git_credential_bbtoken.storage.metadata import MetadataError, open_private, write_private_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -142,10 +142,12 @@ class FileSecrets:
 
     def _read(self) -> dict[str, dict[str, str]]:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                document = jsonread.loads(handle.read())
+            with open_private(self.path, others_may_read=False) as handle:
+                document = jsonread.loads(handle.read().decode("utf-8"))
         except FileNotFoundError:
             return {}
+        except MetadataError as exc:
+            raise SecretStoreError(str(exc)) from None
         except (OSError, ValueError) as exc:
             raise SecretStoreError(f"cannot read the token file {self.path}: "
                                    f"{type(exc).__name__}") from None
