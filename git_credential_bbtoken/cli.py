@@ -53,10 +53,26 @@ def _protocol_action(action: str, io: Io) -> int:
     from git_credential_bbtoken.protocol import MAX_INPUT_BYTES, ProtocolError, read_record
 
     try:
-        record = read_record(io.read(MAX_INPUT_BYTES + 1))
+        record = read_record(_read_one_record(io, MAX_INPUT_BYTES))
     except ProtocolError as exc:
         raise ProtocolError(f"{exc}; nothing was done") from None
     return helper.ACTIONS[action](record, io)
+
+
+def _read_one_record(io: Io, limit: int) -> bytes:
+    """stdin up to the blank line that ends a record (or its end, or `limit` + 1 bytes): git's
+    own stores answer there, and a caller that keeps stdin open must not wait for us."""
+    lines = []
+    total = 0
+    while total <= limit:
+        line = io.stdin.readline(limit + 1 - total)
+        if not line:
+            break
+        lines.append(line)
+        total += len(line)
+        if line == b"\n":
+            break
+    return b"".join(lines)
 
 
 def _unknown_action(action: str, io: Io) -> int:

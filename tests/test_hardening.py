@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rig.gitrun import helper, parse_record
+from rig.gitrun import HELPER_SCRIPT, helper, parse_record
 
 from git_credential_bbtoken.common import is_cloud_host, parse_host
 
@@ -194,3 +194,24 @@ def test_a_file_of_another_user_is_refused() -> None:
     got = helper("get", GENERIC_GET)
     assert "password" not in dict(parse_record(got.stdout))
     assert "belongs to another user" in got.stderr
+
+
+# -- 9. the protocol --------------------------------------------------------------------------
+
+
+def test_get_answers_at_the_blank_line_without_waiting_for_end_of_input() -> None:
+    """git's own stores answer when the record ends; a caller that keeps stdin open (a
+    credential manager speaking to several helpers) must get the answer, not a hang."""
+    assert helper("store", GENERIC).returncode == 0
+    process = subprocess.Popen([str(HELPER_SCRIPT), "get"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdin is not None
+        process.stdin.write(b"protocol=https\nhost=example.edu\n\n")
+        process.stdin.flush()  # and keep it open
+        status = process.wait(timeout=60)  # a hang guard, not a timing
+        answer = dict(parse_record(process.stdout.read().decode()))  # type: ignore[union-attr]
+    finally:
+        process.kill()
+        process.communicate()
+    assert status == 0 and answer["password"] == TOKEN
