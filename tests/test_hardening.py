@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from rig.gitrun import HELPER_SCRIPT, helper, parse_record
+from rig.secret_service import SecretService
 
 from git_credential_bbtoken.common import is_cloud_host, parse_host
 
@@ -215,3 +217,52 @@ def test_get_answers_at_the_blank_line_without_waiting_for_end_of_input() -> Non
         process.kill()
         process.communicate()
     assert status == 0 and answer["password"] == TOKEN
+
+
+# -- 2. `get` never hangs on the secret store ------------------------------------------------
+
+
+def test_get_gives_up_on_a_hung_secret_service(secret_service: SecretService) -> None:
+    """gnome-keyring stopped (SIGSTOP) keeps its bus name and never answers: the fast read
+    gives up after 1 s, and the keyring fallback used to wait without limit (400 s and
+    more), hanging every fetch of every IDE."""
+    assert helper("store", GENERIC).returncode == 0
+    secret_service.pause()
+    try:
+        got = helper("get", GENERIC_GET, timeout=120)  # a hang guard, not a timing
+    finally:
+        secret_service.resume()
+    assert "password" not in dict(parse_record(got.stdout))
+    assert got.returncode == 1 and "did not answer within" in got.stderr, got.stderr
+    assert len(got.stderr.splitlines()) == 1
+    assert dict(parse_record(helper("get", GENERIC_GET).stdout))["password"] == TOKEN
+
+
+# -- 3. `get` never waits on the writers' lock ------------------------------------------------
+
+HOLD_LOCK = ("import fcntl, os, sys\n"
+             "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
+             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+             "print('held', flush=True)\n"
+             "sys.stdin.read()\n")
+
+
+def test_get_reading_a_damaged_file_does_not_wait_for_a_writer() -> None:
+    """A damaged credentials.json used to make `get` take the writers' lock to set it aside,
+    waiting up to 30 s (then failing) while another process held it."""
+    assert helper("store", GENERIC).returncode == 0
+    metadata = _data_dir() / "credentials.json"
+    metadata.write_bytes(b"{ damaged")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK,
+                               str(_data_dir() / "credentials.lock")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        got = helper("get", GENERIC_GET)
+        assert holder.poll() is None  # still held while `get` answered
+    finally:
+        holder.communicate("")
+    assert got.returncode == 0 and got.stderr == "" and got.stdout == ""
+    assert metadata.read_bytes() == b"{ damaged"  # left for a writer, or the next reader
+    again = helper("get", GENERIC_GET)  # the lock is free now: set aside and said so
+    assert "was damaged" in again.stderr and not metadata.exists()

@@ -100,8 +100,9 @@ class MetadataFile:
     # -- reading --------------------------------------------------------------------------
 
     def read(self, holding_lock: bool = False) -> list[dict[str, Any]]:
-        """The stored entries; a missing file means none. Damaged content is set aside
-        (under the lock, unless a writer repaired it meanwhile) and reads as none."""
+        """The stored entries; a missing file means none. Damaged content reads as none and
+        is set aside under the lock, unless a writer repaired it meanwhile; a reader never
+        waits for the lock: while a writer holds it, the writer's file is the one to read."""
         try:
             with open_private(self.path) as handle:
                 raw = handle.read()
@@ -113,8 +114,13 @@ class MetadataFile:
         if entries is not None:
             return entries
         if not holding_lock:
-            with self.locked():
+            lock = _Lock(self.directory, self.lock_path, wait=False)
+            if not lock.acquire():
+                return []  # a writer is at work and will leave a whole file
+            try:
                 return self.read(holding_lock=True)
+            finally:
+                lock.release()
         self._set_aside()
         return []
 
@@ -126,6 +132,11 @@ class MetadataFile:
                    "and a new one started (the secrets in the keyring are untouched)")
 
     # -- writing --------------------------------------------------------------------------
+
+    def try_lock(self) -> _Lock | None:
+        """The writers' lock if it is free right now, else None (never waits)."""
+        lock = _Lock(self.directory, self.lock_path, wait=False)
+        return lock if lock.acquire() else None
 
     def locked(self) -> _Lock:
         """Hold the writers' lock (bounded wait, then a clear error): `with file.locked():`."""
@@ -143,12 +154,15 @@ class MetadataFile:
 class _Lock:
     """The writers' lock as a context manager (no contextlib on the hot path)."""
 
-    def __init__(self, directory: str, lock_path: str) -> None:
+    def __init__(self, directory: str, lock_path: str, wait: bool = True) -> None:
         self.directory = directory
         self.lock_path = lock_path
+        self.wait = wait  # False: one try, for callers that must never wait (`get`)
         self.fd = -1
 
-    def __enter__(self) -> None:
+    def acquire(self) -> bool:
+        """Take the lock: waiting at most LOCK_TIMEOUT_SECONDS (then MetadataError), or, with
+        wait=False, trying once. False only when a no-wait try found it held."""
         try:
             ensure_private_dir(self.directory)
             self.fd = os.open(self.lock_path, _WRITE_FLAGS, 0o600)
@@ -156,16 +170,27 @@ class _Lock:
             raise MetadataError(f"cannot lock {self.lock_path}: {exc.strerror}; nothing was "
                                 "changed") from None
         try:
-            _lock(self.fd, self.lock_path)
+            if self.wait:
+                _lock(self.fd, self.lock_path)
+            elif not _try_lock(self.fd):
+                os.close(self.fd)
+                return False
         except BaseException:
             os.close(self.fd)
             raise
+        return True
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         try:
             _unlock(self.fd)
         finally:
             os.close(self.fd)
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def write_private_file(path: str, data: bytes) -> None:

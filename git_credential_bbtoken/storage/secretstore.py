@@ -107,6 +107,32 @@ class KeyringSecrets:
             raise SecretStoreError(_failure("read", exc)) from None
         return value if value is None else str(value)
 
+    def get_within(self, service: str, username: str, seconds: float) -> str | None:
+        """`get`, given up after `seconds`: a hung Secret Service (stopped, or stuck in D-Bus
+        activation) makes keyring wait without limit, and git with it. The call runs in a
+        daemon thread, which the process leaves behind when it gives up."""
+        import threading  # only when the fast path could not answer
+
+        outcome: dict[str, Any] = {}
+
+        def read() -> None:
+            try:
+                outcome["value"] = self.get(service, username)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=read, name="bbtoken-keyring-read", daemon=True)
+        worker.start()
+        worker.join(seconds)
+        if worker.is_alive():
+            raise SecretStoreError(f"the keyring did not answer within {seconds:g} s, so "
+                                   "nothing was read; check that the Secret Service "
+                                   "(gnome-keyring, KWallet) is running and not hung")
+        if "error" in outcome:
+            raise outcome["error"]
+        value: str | None = outcome.get("value")
+        return value
+
     def set(self, service: str, username: str, secret: str) -> None:
         backend = self._keyring()
         try:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = debug.getLogger(__name__)
 
 SECRETS_FILE_NAME = "tokens.json"
+# How long a read through `keyring` may take (after the fast path's own 1 s), so that `get`
+# answers within a few seconds even when the Secret Service hangs.
+KEYRING_READ_SECONDS = 3.0
 
 
 class Entry:
@@ -155,7 +158,10 @@ class CredentialStore:
                     return fastsecret.lookup(service, entry.username)
                 except fastsecret.FastPathUnavailable as exc:
                     log.debug("fast keyring lookup unavailable (%s); asking keyring", exc)
-        return self.backend(entry.backend).get(service, entry.username)
+        backend = self.backend(entry.backend)
+        if isinstance(backend, KeyringSecrets):
+            return backend.get_within(service, entry.username, KEYRING_READ_SECONDS)
+        return backend.get(service, entry.username)
 
     # -- writing (under the lock) ---------------------------------------------------------
 
@@ -201,11 +207,26 @@ class CredentialStore:
     def update(self, entry: Entry, change: Callable[[Entry], None]) -> None:
         """Change an entry's metadata (not its secret), if it is still there."""
         with self.metadata.locked():
-            entries = _entries(self.metadata.read(holding_lock=True))
-            for stored in entries:
-                if stored.key == entry.key:
-                    change(stored)
-            self.metadata.write([e.to_dict() for e in entries])
+            self._change(entry, change)
+
+    def update_if_free(self, entry: Entry, change: Callable[[Entry], None]) -> bool:
+        """`update`, but only if no other process holds the lock right now: for `get`'s own
+        bookkeeping, which must never make git wait. False when skipped."""
+        lock = self.metadata.try_lock()
+        if lock is None:
+            return False
+        try:
+            self._change(entry, change)
+        finally:
+            lock.release()
+        return True
+
+    def _change(self, entry: Entry, change: Callable[[Entry], None]) -> None:
+        entries = _entries(self.metadata.read(holding_lock=True))
+        for stored in entries:
+            if stored.key == entry.key:
+                change(stored)
+        self.metadata.write([e.to_dict() for e in entries])
 
     def remove(self, choose: Callable[[list[Entry]], Iterable[Entry]]) -> list[Entry]:
         """Remove the entries `choose` picks from the current list (called under the lock,

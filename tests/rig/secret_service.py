@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -95,6 +96,15 @@ class SecretService:
         self._keyring.stdin.close()
         self._wait_until_answering(timeout)
         self._check_keyring_library_can_store()
+
+    def pause(self) -> None:
+        """Stop gnome-keyring-daemon (SIGSTOP): it keeps its bus name and never answers."""
+        assert self._keyring is not None
+        os.kill(self._keyring.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._keyring is not None
+        os.kill(self._keyring.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         for proc in (self._keyring, self._bus):
