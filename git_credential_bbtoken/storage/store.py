@@ -114,12 +114,6 @@ class Entry:
         return entry
 
 
-def now_iso() -> str:
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-
-
 class CredentialStore:
     def __init__(self, warn: Callable[[str], None]) -> None:
         directory = data_dir()
