@@ -14,7 +14,7 @@ from git_credential_bbtoken.console import Io, default_io
 from git_credential_bbtoken.errors import INTERRUPTED, OK, PROBLEM, USAGE, BbtokenError
 
 PROTOCOL_ACTIONS = ("get", "store", "erase")
-USER_COMMANDS = ("login", "logout", "list", "doctor", "setup")
+USER_COMMANDS = ("login", "logout", "list", "doctor", "setup", "rotate")
 # git may call actions newer than ours with a record on stdin; at most this much is drained.
 UNKNOWN_ACTION_INPUT_LIMIT = 1024 * 1024
 

@@ -32,18 +32,36 @@ def _terminal_getpass(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
-class Io:
-    """stdin and stdout as bytes, stderr as text, and how to ask for a secret at a terminal
-    without echo."""
+def _terminal_line(prompt: str) -> str | None:
+    """One line typed at the controlling terminal, or None when there is none (CI, an IDE)."""
+    import os
 
-    __slots__ = ("stdin", "stdout", "stderr", "getpass")
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    # A terminal is not seekable, so text mode "r+" is refused: unbuffered bytes instead.
+    with open(fd, "r+b", buffering=0) as tty:
+        tty.write(prompt.encode())
+        line = tty.readline().decode(errors="replace")
+    return line.rstrip("\r\n")
+
+
+class Io:
+    """stdin and stdout as bytes, stderr as text, and how to ask the person at the terminal:
+    `getpass` (a secret, without echo) and `ask_line` (a visible answer; None when there is
+    no terminal)."""
+
+    __slots__ = ("stdin", "stdout", "stderr", "getpass", "ask_line")
 
     def __init__(self, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO,
-                 getpass: Callable[[str], str] = _terminal_getpass) -> None:
+                 getpass: Callable[[str], str] = _terminal_getpass,
+                 ask_line: Callable[[str], str | None] = _terminal_line) -> None:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
         self.getpass = getpass
+        self.ask_line = ask_line
 
     def say(self, text: str) -> None:
         """One short paragraph for the person at the terminal, marked as ours. Control

@@ -14,6 +14,7 @@ from git_credential_bbtoken.commands.accounts import list_entries
 from git_credential_bbtoken.commands.accounts import logout as run_logout
 from git_credential_bbtoken.commands.doctor import doctor as run_doctor
 from git_credential_bbtoken.commands.login import login as run_login
+from git_credential_bbtoken.commands.rotate import rotate as run_rotate
 from git_credential_bbtoken.commands.setup import setup as run_setup
 from git_credential_bbtoken.common import DEFAULT_URL, TOKEN_USERNAME
 from git_credential_bbtoken.console import Io
@@ -63,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Data Center: a project or repository HTTP access token (no "
                             "username; git 2.46+ sends it as a Bearer token)")
     login.set_defaults(handler=run_login)
+
+    rotate = commands.add_parser(
+        "rotate", help="replace a token everywhere it is stored, after checking the new one")
+    rotate.add_argument("url", nargs="?", default=DEFAULT_URL, metavar="URL",
+                        help="the entries at or below this URL, and every other entry that "
+                             "holds the same token (default: %(default)s)")
+    rotate.add_argument("--username", default=None,
+                        help="which stored token, when several are stored below URL")
+    rotate.add_argument("--expires", default=None, metavar="YYYY-MM-DD",
+                        help="the new token's expiry date, as shown on the token page")
+    rotate.add_argument("--token-stdin", action="store_true",
+                        help="read the new token from one line of standard input")
+    rotate.add_argument("--force", action="store_true",
+                        help="replace even when the new token cannot do all the old one could")
+    rotate.set_defaults(handler=run_rotate)
 
     logout = commands.add_parser("logout", help="remove stored tokens for a URL")
     logout.add_argument("url", nargs="?", default=DEFAULT_URL, metavar="URL")

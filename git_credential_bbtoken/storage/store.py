@@ -31,6 +31,7 @@ SECRETS_FILE_NAME = "tokens.json"
 # How long a read through `keyring` may take (after the fast path's own 1 s), so that `get`
 # answers within a few seconds even when the Secret Service hangs.
 KEYRING_READ_SECONDS = 3.0
+JOURNAL_USER = "bbtoken-rotate"  # the keyring user of a rotation's journal item
 
 
 class Entry:
@@ -49,6 +50,10 @@ class Entry:
         "validation": None,  # what the last check learnt (bitbucket.Validation.to_dict())
         "expiry_warned_on": None,  # the day the last "expires soon" line was shown
         "authtype": None,  # "Bearer": a token git must send as `Authorization: Bearer`
+        # What this token may do on each repository, learnt from Bitbucket: {"ws/repo":
+        # {"clone": bool|None, "push": bool|None, ...}}; dropped with the token.
+        "repositories": None,
+        "rotating": None,  # the id of an unfinished `rotate` (see CredentialStore.rotate)
     }
     FIELDS = ("protocol", "host", "path", "username", *DEFAULTS)
 
@@ -75,6 +80,8 @@ class Entry:
     validation: dict[str, Any] | None
     expiry_warned_on: str | None
     authtype: str | None
+    repositories: dict[str, Any] | None
+    rotating: str | None
 
     @property
     def url(self) -> str:
@@ -105,8 +112,8 @@ class Entry:
         # A hand-edited field of the wrong type reads as unknown rather than crashing git.
         for name, default in cls.DEFAULTS.items():
             value = getattr(entry, name)
-            expected = {"expiry": int, "has_refresh_token": bool, "validation": dict}.get(
-                name, str)
+            expected = {"expiry": int, "has_refresh_token": bool, "validation": dict,
+                        "repositories": dict}.get(name, str)
             wrong = (value is not None and not isinstance(value, expected)) or (
                 expected is int and isinstance(value, bool))
             if wrong:
@@ -129,7 +136,16 @@ class CredentialStore:
     # -- reading (no lock) ----------------------------------------------------------------
 
     def entries(self) -> list[Entry]:
-        return _entries(self.metadata.read())
+        entries = _entries(self.metadata.read())
+        if any(e.rotating for e in entries):
+            # A `rotate` that crashed: finish it now if nobody holds the lock (never wait).
+            lock = self.metadata.try_lock()
+            if lock is not None:
+                try:
+                    entries = self._finish_rotations()
+                finally:
+                    lock.release()
+        return entries
 
     def secret(self, entry: Entry) -> str | None:
         return self._read_secret(entry, service_name(entry.url))
@@ -197,6 +213,51 @@ class CredentialStore:
                 else:
                     backend.delete(service, entry.username)
                 raise
+
+    def rotate(self, entries: list[Entry], secret: str,
+               change: Callable[[Entry], None]) -> list[Entry]:
+        """Give every entry in `entries` the secret `secret` and apply `change` to its
+        metadata: all of them or none, even across a crash. The new secret is first kept
+        under a journal item and each entry marked with its id; then each entry's secret is
+        replaced and the marks cleared. Whoever finds a mark later (the next `get`, `store`
+        or command) finishes the job from the journal, so no crash leaves the entries on two
+        different tokens. Returns the entries as stored."""
+        import secrets as random  # a journal id; only `rotate` pays for the import
+
+        journal = f"rotation-{random.token_hex(8)}"
+        keys = {e.key for e in entries}
+        with self.metadata.locked():
+            current = self._finish_rotations()
+            chosen = [e for e in current if e.key in keys]
+            for backend in {e.backend for e in chosen}:
+                self.backend(backend).set(service_name(journal), JOURNAL_USER, secret)
+            for entry in chosen:
+                change(entry)
+                entry.rotating = journal
+            self.metadata.write([e.to_dict() for e in current])
+            return self._finish_rotations()
+
+    def _finish_rotations(self) -> list[Entry]:
+        """Complete every marked rotation from its journal item (the lock is held)."""
+        entries = _entries(self.metadata.read(holding_lock=True))
+        journals = {(e.rotating, e.backend) for e in entries if e.rotating}
+        if not journals:
+            return entries
+        for journal, backend_name in journals:
+            backend = self.backend(backend_name)
+            secret = backend.get(service_name(journal), JOURNAL_USER)
+            for entry in entries:
+                if entry.rotating != journal or entry.backend != backend_name:
+                    continue
+                if secret is not None:
+                    backend.set(service_name(entry.url), entry.username, secret)
+                else:  # the journal is gone (cleared by hand): keep the old token, unchecked
+                    entry.validation = None
+                entry.rotating = None
+        self.metadata.write([e.to_dict() for e in entries])
+        for journal, backend_name in journals:
+            self.backend(backend_name).delete(service_name(journal), JOURNAL_USER)
+        return entries
 
     def update(self, entry: Entry, change: Callable[[Entry], None]) -> None:
         """Change an entry's metadata (not its secret), if it is still there."""
