@@ -16,9 +16,10 @@ APP_PASSWORDS_REMOVED = "2026-07-28"
 # Plain http is allowed to these only (local test servers and mirrors).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-# The last days before a token's expiry date in which `get` warns (once a day) and `doctor`
-# reports a warning.
+# Expiry windows, in days before a token's expiry date: `get` warns (one line, once a day)
+# from EXPIRY_WARNING_DAYS ahead; `doctor` reports a warning from DOCTOR_EXPIRY_WARNING_DAYS.
 EXPIRY_WARNING_DAYS = 7
+DOCTOR_EXPIRY_WARNING_DAYS = 14
 MAX_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z: the latest date a date can show
 SECONDS_PER_DAY = 86400
 
@@ -77,6 +78,11 @@ def utc_day(timestamp: float) -> int:
     """The UTC calendar day of a timestamp, counted from 1970-01-01: differences of these
     are differences of dates, without importing `datetime` on every `get`."""
     return int(min(timestamp, MAX_EXPIRY) // SECONDS_PER_DAY)
+
+
+def days_left(expiry: float, now: float) -> int:
+    """Calendar days (UTC) from `now` to `expiry`: 0 on the day itself, negative after."""
+    return utc_day(expiry) - utc_day(now)
 
 
 def utc_date_text(timestamp: float) -> str:

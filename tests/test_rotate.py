@@ -116,3 +116,38 @@ def test_a_crash_between_two_replacements_leaves_every_entry_on_one_token(
     tokens = {fill(server, "acme/widgets"), fill(server, "acme/gadgets")}
     assert tokens == {NEW}
     assert all(r["expires"] == "2099-01-31" for r in listed())
+
+
+# -- expiry: one rule, shown by list and doctor ------------------------------------------------
+
+
+def _store_expiring_in(days: int) -> str:
+    import datetime
+
+    date = (datetime.datetime.now(datetime.timezone.utc).date()
+            + datetime.timedelta(days=days)).isoformat()
+    login = bbtoken("login", "https://example.edu", "--token-stdin", "--expires", date,
+                    input="expiring-secret\n")
+    assert login.returncode == 0, login.stderr
+    return date
+
+
+@pytest.mark.parametrize(("days", "status"), [(10, "warning"), (14, "warning"), (15, "ok"),
+                                              (0, "warning")])
+def test_doctor_warns_from_14_days_ahead_and_points_at_rotate(secret_service: object,
+                                                               days: int, status: str) -> None:
+    date = _store_expiring_in(days)
+    result = bbtoken("doctor", "https://example.edu", "--json")
+    expiry = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["expiry"]
+    assert expiry["status"] == status and date in expiry["message"]
+    if status == "warning":
+        assert any("git credential-bbtoken rotate https://example.edu" in line
+                   for line in expiry["fix"])
+
+
+def test_list_shows_the_expiry_date_and_days_left(secret_service: object) -> None:
+    date = _store_expiring_in(30)
+    (row,) = listed()
+    assert row["expires"] == date and row["days_left"] == 30
+    table = bbtoken("list").stdout
+    assert f"{date} (30 days)" in table

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
+import time
 from typing import Any
 
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import MAX_EXPIRY, origin_url
+from git_credential_bbtoken.common import days_left, origin_url, utc_date_text
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.errors import UsageError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
@@ -43,10 +43,6 @@ def logout(options: argparse.Namespace, io: Io) -> int:
 def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
     """What `list` shows of an entry: everything but the token."""
     validation = entry.validation or {}
-    expiry = None
-    if entry.expiry is not None:
-        expiry = datetime.datetime.fromtimestamp(min(entry.expiry, MAX_EXPIRY),
-                                                 datetime.timezone.utc)
     return {
         "url": entry.url,
         "username": entry.username,
@@ -57,7 +53,8 @@ def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
         "checked_at": validation.get("checked_at"),
         "can_clone": validation.get("can_clone"),
         "can_push": validation.get("can_push"),
-        "expires": expiry.date().isoformat() if expiry else None,
+        "expires": utc_date_text(entry.expiry) if entry.expiry is not None else None,
+        "days_left": days_left(entry.expiry, time.time()) if entry.expiry is not None else None,
         "stored_at": entry.stored_at,
         "backend": backend_description,
     }
@@ -79,12 +76,22 @@ def list_entries(options: argparse.Namespace, io: Io) -> int:
             row["url"], row["username"] or ("(Bearer token)" if row["authtype"] else "(empty)"),
             row["email"] or "-",
             ", ".join(scopes) if scopes else ("none" if scopes == [] else "unknown"),
-            (row["checked_at"] or "never")[:10], row["expires"] or "unknown", row["backend"],
+            (row["checked_at"] or "never")[:10], _expires(row["expires"], row["days_left"]),
+            row["backend"],
         ))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         io.out("  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip())
     return 0
+
+
+def _expires(date: str | None, days: int | None) -> str:
+    """`2027-01-31 (62 days)`, `2026-12-01 (today)`, `2026-11-01 (expired)`, or `unknown`."""
+    if date is None or days is None:
+        return "unknown"
+    left = "expired" if days < 0 else ("today" if days == 0 else
+                                       f"{days} day{'s' if days != 1 else ''}")
+    return f"{date} ({left})"
 
 
 def _backend_label(entry: Entry) -> str:

@@ -23,7 +23,7 @@ import time
 from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import EXPIRY_WARNING_DAYS, utc_date_text
+from git_credential_bbtoken.common import DOCTOR_EXPIRY_WARNING_DAYS, days_left, utc_date_text
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
 from git_credential_bbtoken.gitconfig import HostConfig, run_git
@@ -296,17 +296,18 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
     checks = [Check("stored", OK, f"{entry.url} as {entry.username}"
                     + (f" (email {entry.email})" if entry.email else ""))]
     if entry.expiry is not None:
-        days = int((entry.expiry - time.time()) // 86400)
+        now = time.time()
+        days = days_left(entry.expiry, now)
         date = utc_date_text(entry.expiry)
-        if entry.expiry <= time.time():
-            checks.append(Check("expiry", PROBLEM, f"the token expired on {date}",
-                                [f"create a new token, then run: "
-                                 f"{explain.login_command(url)}"]))
-        elif days <= EXPIRY_WARNING_DAYS:
-            checks.append(Check("expiry", WARNING, f"the token expires on {date} "
-                                f"(in {days} days)"))
+        rotate = f"create a new token, then run: git credential-bbtoken rotate {url}"
+        if entry.expiry <= now:
+            checks.append(Check("expiry", PROBLEM, f"the token expired on {date}", [rotate]))
+        elif days <= DOCTOR_EXPIRY_WARNING_DAYS:
+            when = "today" if days <= 0 else ("tomorrow" if days == 1 else f"in {days} days")
+            checks.append(Check("expiry", WARNING, f"the token expires on {date} ({when})",
+                                [rotate]))
         else:
-            checks.append(Check("expiry", OK, f"expires on {date}"))
+            checks.append(Check("expiry", OK, f"expires on {date} (in {days} days)"))
     return checks
 
 
