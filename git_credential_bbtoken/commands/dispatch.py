@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check the setup and explain what is wrong")
     doctor.add_argument("url", nargs="?", default=DEFAULT_URL, metavar="URL")
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--fix", action="store_true",
+                        help="offer, one confirmation each, to remove passwords other "
+                             "helpers still hold and to move tokens out of remote URLs")
     doctor.set_defaults(handler=run_doctor)
 
     setup = commands.add_parser("setup", help="make git use only bbtoken for Bitbucket")

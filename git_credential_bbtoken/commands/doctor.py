@@ -23,6 +23,13 @@ import time
 from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
 from git_credential_bbtoken.commands.inputs import parse_scope_url
+from git_credential_bbtoken.commands.repair import (
+    Repair,
+    move_into_keyring,
+    remove_stale_password,
+    run_repairs,
+    secrets_in_remotes,
+)
 from git_credential_bbtoken.common import DOCTOR_EXPIRY_WARNING_DAYS, days_left, utc_date_text
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
@@ -50,7 +57,9 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     url = request.url
     checks: list[Check] = [check_git_version()]
     checks.extend(check_helpers(protocol, host, path))
-    checks.extend(check_other_helpers(protocol, host))
+    repairs: list[Repair] = []
+    checks.extend(check_other_helpers(protocol, host, repairs))
+    checks.extend(check_remotes(repairs))
     credentials = CredentialStore(io.say)
     checks.append(check_secret_store(credentials, config))
     stored, token = find_stored(credentials, protocol, host, path, config)
@@ -74,6 +83,8 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
                 io.out(f"  {'':7}  {'':13}  {line}")
         io.out("No problems found." if not problems else
                f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.")
+    if getattr(options, "fix", False) and repairs:
+        run_repairs(repairs, io)
     return 1 if problems else 0
 
 
@@ -133,10 +144,11 @@ def other_helpers() -> list[str]:
     return names
 
 
-def check_other_helpers(protocol: str, host: str) -> list[Check]:
+def check_other_helpers(protocol: str, host: str, repairs: list[Repair]) -> list[Check]:
     """Migration from app passwords: ask each other helper, alone, whether it still holds a
     password for this host. Even when bbtoken answers first, a stale entry there resurfaces
-    as soon as setup is undone or an IDE runs git with another configuration."""
+    as soon as setup is undone or an IDE runs git with another configuration. Each one found
+    is also a repair (`--fix`)."""
     checks = []
     record = f"protocol={protocol}\nhost={host}\n\n"
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="")
@@ -158,7 +170,23 @@ def check_other_helpers(protocol: str, host: str) -> list[Check]:
             "old helper", WARNING,
             f"credential helper {name} still holds {kind} for {host} "
             f"(user {fields.get('username', '?')}); app passwords no longer work",
-            _reject_fix(helper, protocol, host)))
+            ["run: git credential-bbtoken doctor --fix  (asks before removing it), or",
+             *_reject_fix(helper, protocol, host)]))
+        repairs.append(remove_stale_password(helper, name, fields))
+    return checks
+
+
+def check_remotes(repairs: list[Repair]) -> list[Check]:
+    """In a repository: remotes whose URL holds a token (plain text in .git/config and in
+    `git remote -v`, and git never asks a helper for them). Each is a repair (`--fix`)."""
+    checks = []
+    for found in secrets_in_remotes():
+        checks.append(Check("remote", PROBLEM, f"remote {found.remote}'s URL holds a token in "
+                            f"plain text ({found.shown}): it is in .git/config and git never "
+                            "asks a credential helper for it",
+                            ["run: git credential-bbtoken doctor --fix  (moves it into the "
+                             "keyring and out of the URL)"]))
+        repairs.append(move_into_keyring(found))
     return checks
 
 
