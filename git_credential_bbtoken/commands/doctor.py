@@ -170,8 +170,8 @@ def check_other_helpers(protocol: str, host: str, repairs: list[Repair]) -> list
             "old helper", WARNING,
             f"credential helper {name} still holds {kind} for {host} "
             f"(user {fields.get('username', '?')}); app passwords no longer work",
-            ["run: git credential-bbtoken doctor --fix  (asks before removing it), or",
-             *_reject_fix(helper, protocol, host)]))
+            [*_reject_fix(helper, protocol, host),
+             "or run: git credential-bbtoken doctor --fix  (asks before removing it)"]))
         repairs.append(remove_stale_password(helper, name, fields))
     return checks
 
