@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import io
 from typing import Callable
 
 import pytest
 
+from git_credential_bbtoken import console
 from git_credential_bbtoken import explain as ex
-from git_credential_bbtoken.scopes import Operation
 
 URL = "https://bitbucket.org/acme/widgets"
 R = "read:repository:bitbucket"
@@ -46,11 +47,6 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
      [W, "write access to this repository"], []),
     (lambda: ex.identity_missing(URL, [R, W]), ex.IDENTITY_MISSING,
      [U, "git works", "Sourcetree", f"with: {R}, {W}, {U}", PAGE, LOGIN], []),
-    (lambda: ex.scopes_missing(URL, Operation.WORKSPACES, [WS], [U]), ex.SCOPES_MISSING,
-     [WS, f"with: {U}, {WS}", PAGE, LOGIN], []),
-    (lambda: ex.scopes_missing(URL, Operation.PUSH, [W], [R]), ex.WRITE_MISSING, [W], []),
-    (lambda: ex.scopes_missing(URL, Operation.PUSH, [R, W], []), ex.READ_MISSING, [R], []),
-    (lambda: ex.scopes_missing(URL, Operation.IDENTITY, [U]), ex.IDENTITY_MISSING, [U], []),
     (lambda: ex.no_bitbucket_scopes(URL, ["read:jira-work"]), ex.NO_BITBUCKET_SCOPES,
      ["no Bitbucket scopes", "401", "read:jira-work", PAGE, LOGIN], []),
     (lambda: ex.app_password_retired(URL, "alice", 410), ex.APP_PASSWORD_RETIRED,
@@ -82,33 +78,97 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("build", "expected_id", "contains", "absent"), CASES)
+DC_URL = "https://git.example.com/scm/PROJ/repo"
+DC_BASE = "https://git.example.com"
+DC_TOKENS = f"{DC_BASE}/plugins/servlet/access-tokens/manage"
+DC_LOGIN = f"git credential-bbtoken login {DC_URL} --kind datacenter"
+
+DC_CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
+    (lambda: ex.dc_token_rejected(DC_URL, "alice"), ex.DC_TOKEN_REJECTED,
+     ["401", "expiry cannot be extended", "\"alice\"", "Bearer", "REPO_WRITE", DC_TOKENS,
+      f"{DC_LOGIN} --username alice"], []),
+    (lambda: ex.dc_token_rejected(DC_URL), ex.DC_TOKEN_REJECTED,
+     ["401", "Project or Repository settings", f"{DC_LOGIN} --bearer"], [DC_TOKENS]),
+    (lambda: ex.dc_read_missing(DC_URL, "alice"), ex.DC_READ_MISSING,
+     ["REPO_READ", "403", "owner's own permission", DC_TOKENS, f"{DC_LOGIN} --username alice"],
+     []),
+    (lambda: ex.dc_write_missing(DC_URL, "alice", "REPO_READ"), ex.DC_WRITE_MISSING,
+     ["REPO_WRITE", "PROJECT_WRITE", "403", "The token has REPO_READ.", DC_TOKENS,
+      f"{DC_LOGIN} --username alice"], []),
+    (lambda: ex.dc_write_missing(DC_URL), ex.DC_WRITE_MISSING,
+     ["REPO_WRITE", "The token can clone", "Project or Repository settings",
+      f"{DC_LOGIN} --bearer"], [DC_TOKENS]),
+    (lambda: ex.dc_no_access(DC_URL), ex.DC_NO_ACCESS,
+     ["404", "no access", "/scm/PROJECT/repo.git", f"{DC_LOGIN} --bearer"], []),
+    (lambda: ex.dc_expired(DC_URL, "2026-01-01", "alice"), ex.DC_EXPIRED,
+     ["expired on 2026-01-01", "401", "cannot be extended", DC_TOKENS,
+      f"{DC_LOGIN} --username alice"], []),
+    (lambda: ex.dc_expires_soon(DC_URL, datetime.date(2026, 1, 1), 3, "alice"),
+     ex.DC_EXPIRES_SOON, ["expires in 3 days", "2026-01-01", "cannot be extended", DC_TOKENS,
+                          f"and run: {DC_LOGIN} --username alice"], ["then run"]),
+    (lambda: ex.dc_basic_auth_disabled(DC_URL), ex.DC_BASIC_AUTH_DISABLED,
+     ["Basic authentication is disabled", "401", "2.46", f"{DC_LOGIN} --bearer"], []),
+    (lambda: ex.dc_bearer_only(DC_URL, "alice"), ex.DC_BEARER_ONLY,
+     ["only as a Bearer token", "\"alice\"", "2.46", f"{DC_LOGIN} --bearer"], []),
+    (lambda: ex.bearer_needs_newer_git(DC_URL, "2.45.0"), ex.BEARER_NEEDS_NEWER_GIT,
+     ["git 2.45.0", "needs git 2.46 or newer", "extraHeader", "not sent", DC_URL],
+     ["BBTOKEN"]),
+    (lambda: ex.bearer_needs_newer_git(DC_BASE, from_environment=True),
+     ex.BEARER_NEEDS_NEWER_GIT, ["BBTOKEN_TOKEN", "BBTOKEN_USERNAME", "this git"], []),
+    (lambda: ex.dc_nothing_checked(DC_BASE), ex.DC_NOTHING_CHECKED,
+     ["not checked", f"doctor {DC_BASE}/scm/PROJECT/REPO"], []),
+]
+
+
+def said(explanation: ex.Explanation) -> str:
+    """What the person sees on stderr: the text through the helper's own `Io.say`."""
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    out.say(explanation.text())
+    assert isinstance(out.stderr, io.StringIO)
+    return out.stderr.getvalue()
+
+
+@pytest.mark.parametrize(("build", "expected_id", "contains", "absent"), CASES + DC_CASES)
 def test_catalogue_texts(build: Callable[[], ex.Explanation], expected_id: str,
                          contains: list[str], absent: list[str]) -> None:
     explanation = build()
     assert explanation.id == expected_id
-    rendered = explanation.render()
-    for text in contains:
-        assert text in rendered, f"{text!r} not in:\n{rendered}"
-    for text in absent:
-        assert text not in rendered, f"{text!r} unexpectedly in:\n{rendered}"
+    text = explanation.text()
+    for part in contains:
+        assert part in text, f"{part!r} not in:\n{text}"
+    for part in absent:
+        assert part not in text, f"{part!r} unexpectedly in:\n{text}"
     # Short, one paragraph, every line ours.
-    lines = rendered.splitlines()
-    assert all(line.startswith("bbtoken: ") or line == "bbtoken:" for line in lines)
-    assert 1 <= len(lines) <= 12
-    assert "\n\n" not in rendered
+    assert 1 <= len(explanation.lines()) <= 12
+    assert all(line.strip() for line in explanation.lines())
+    lines = said(explanation).splitlines()
+    assert len(lines) == len(explanation.lines())
+    assert all(line.startswith("bbtoken: ") for line in lines)
 
 
-def test_every_id_is_in_the_catalogue() -> None:
-    ids = {case[1] for case in CASES}
-    assert ids == set(ex.CATALOGUE)
+def _ids(module: object) -> set[str]:
+    """The explanation ids a module defines: `TOKEN_REJECTED = "token-rejected"`."""
+    return {value for name, value in vars(module).items()
+            if isinstance(value, str) and name.isupper() and value == name.lower().replace("_", "-")
+            and value not in (ex.ERROR, ex.WARNING, ex.NOTE)}
 
 
-def test_text_and_render() -> None:
+def test_every_id_has_a_case() -> None:
+    assert {case[1] for case in CASES + DC_CASES} == _ids(ex)
+
+
+@pytest.mark.parametrize("build", [case[0] for case in DC_CASES])
+def test_dc_explanations_end_with_a_fix_on_the_server(build: Callable[[], ex.Explanation]
+                                                      ) -> None:
+    explanation = build()
+    assert explanation.fix and DC_BASE in "\n".join(explanation.fix)
+
+
+def test_text_and_lines() -> None:
     e = ex.Explanation("x", "summary", ("detail",), ("Fix: do it",))
+    assert e.lines() == ["summary", "detail", "Fix: do it"]
     assert e.text() == "summary\ndetail\nFix: do it"
-    assert e.render() == "bbtoken: summary\nbbtoken: detail\nbbtoken: Fix: do it\n"
-    assert e.render(prefix="") == "summary\ndetail\nFix: do it\n"
+    assert said(e) == "bbtoken: summary\nbbtoken: detail\nbbtoken: Fix: do it\n"
 
 
 def test_dict_round_trip_and_forgiving_load() -> None:
@@ -158,15 +218,4 @@ def test_for_rejection(username: str | None, secret: str, status: int,
                        expected_id: str) -> None:
     explanation = ex.for_rejection(URL, username, secret, status)
     assert explanation.id == expected_id
-    assert secret not in explanation.render()
-
-
-@pytest.mark.parametrize(("expiry", "expected"), [
-    (datetime.date(2026, 2, 28), ex.EXPIRED),
-    (datetime.date(2026, 3, 1), ex.EXPIRES_SOON),  # the last day: still works today
-    (datetime.date(2026, 3, 10), ex.EXPIRES_SOON),
-    (datetime.date(2026, 6, 1), None),
-])
-def test_expiry_notice(expiry: datetime.date, expected: str | None) -> None:
-    notice = ex.expiry_notice(URL, expiry, today=datetime.date(2026, 3, 1))
-    assert (notice.id if notice else None) == expected
+    assert secret not in explanation.text()

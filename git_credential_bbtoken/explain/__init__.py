@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     import datetime
     from typing import Any, Iterable, Mapping
 
-PREFIX = "bbtoken: "
-
 # Explanation ids: stable names that callers, tests and the metadata file refer to.
 TOKEN_REJECTED = "token-rejected"  # noqa: S105 - an id
 EMAIL_AS_GIT_USERNAME = "email-as-git-username"
@@ -32,7 +30,6 @@ REST_NEEDS_EMAIL = "rest-needs-email"
 READ_MISSING = "read-missing"
 WRITE_MISSING = "write-missing"
 IDENTITY_MISSING = "identity-missing"
-SCOPES_MISSING = "scopes-missing"
 NO_BITBUCKET_SCOPES = "no-bitbucket-scopes"
 APP_PASSWORD_RETIRED = "app-password-retired"  # noqa: S105 - an id
 NO_ACCESS = "no-access"
@@ -96,10 +93,6 @@ class Explanation:
     def text(self) -> str:
         """The paragraph without prefixes, for callers that add their own (e.g. `Io.say`)."""
         return "\n".join(self.lines())
-
-    def render(self, prefix: str = PREFIX) -> str:
-        """The paragraph for stderr, every line marked as ours, ending in a newline."""
-        return "".join(f"{prefix}{line}".rstrip() + "\n" for line in self.lines())
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "summary": self.summary, "details": list(self.details),
@@ -287,31 +280,6 @@ def identity_missing(url: str, granted: Iterable[str] | None = None) -> Explanat
         details=(*_scope_lines([sc.READ_USER]), *_has_line(have)),
         fix=new_token_fix(url, scopes_for_new_token([sc.READ_USER], have),
                           lead="Fix, if you use those tools"),
-        severity=NOTE,
-    )
-
-
-def scopes_missing(url: str, operation: str, missing: Iterable[str],
-                   granted: Iterable[str] | None = None) -> Explanation:
-    """Any operation's missing scopes; dispatches to the specific texts where there is one."""
-    names = [s for s in sc.normalize_scopes(missing)]
-    names = [s for s in sc.NEEDS[operation] if s in names] + sc.sort_scopes(
-        s for s in names if s not in sc.NEEDS[operation])
-    if operation == sc.Operation.CLONE:
-        return read_missing(url, granted)
-    if operation == sc.Operation.PUSH:
-        if sc.READ_REPOSITORY in names:
-            return read_missing(url, granted)
-        return write_missing(url, granted)
-    if operation == sc.Operation.IDENTITY:
-        return identity_missing(url, granted)
-    have = None if granted is None else sc.normalize_scopes(granted)
-    return Explanation(
-        id=SCOPES_MISSING,
-        summary=f"The token cannot be used for {sc.OPERATION_DESCRIPTIONS[operation]}: "
-                f"it lacks {', '.join(names)}.",
-        details=(*_scope_lines(names), *_has_line(have)),
-        fix=new_token_fix(url, scopes_for_new_token(sc.NEEDS[operation], have)),
         severity=NOTE,
     )
 
@@ -631,40 +599,6 @@ def expires_soon_for(kind: str, url: str, date: datetime.date | str, days: int,
     return expires_soon(url, date, days)
 
 
-# Ids to the builders that make them, for callers that pick an explanation by name.
-CATALOGUE = {
-    TOKEN_REJECTED: token_rejected,
-    EMAIL_AS_GIT_USERNAME: email_as_git_username,
-    REST_NEEDS_EMAIL: rest_needs_email,
-    READ_MISSING: read_missing,
-    WRITE_MISSING: write_missing,
-    IDENTITY_MISSING: identity_missing,
-    SCOPES_MISSING: scopes_missing,
-    NO_BITBUCKET_SCOPES: no_bitbucket_scopes,
-    APP_PASSWORD_RETIRED: app_password_retired,
-    NO_ACCESS: no_access,
-    EXPIRED: expired,
-    EXPIRES_SOON: expires_soon,
-    RATE_LIMITED: rate_limited,
-    NOT_CHECKED: not_checked,
-    NOTHING_CHECKED: nothing_checked,
-}
-
-# The Data Center part of the catalogue (kept apart so each table stays one product's).
-DC_CATALOGUE = {
-    DC_TOKEN_REJECTED: dc_token_rejected,
-    DC_READ_MISSING: dc_read_missing,
-    DC_WRITE_MISSING: dc_write_missing,
-    DC_NO_ACCESS: dc_no_access,
-    DC_EXPIRED: dc_expired,
-    DC_EXPIRES_SOON: dc_expires_soon,
-    DC_BASIC_AUTH_DISABLED: dc_basic_auth_disabled,
-    DC_BEARER_ONLY: dc_bearer_only,
-    BEARER_NEEDS_NEWER_GIT: bearer_needs_newer_git,
-    DC_NOTHING_CHECKED: dc_nothing_checked,
-}
-
-
 def for_rejection(url: str, username: str | None, secret: str | None,
                   status: int = 401) -> Explanation:
     """The best explanation for a 401/410 from git: the most specific likely cause first."""
@@ -675,17 +609,6 @@ def for_rejection(url: str, username: str | None, secret: str | None,
     if username and username != TOKEN_USERNAME and looks_like_app_password(secret):
         return app_password_retired(url, username, status)
     return token_rejected(url, username, status)
-
-
-def expiry_notice(url: str, expiry: datetime.date, today: datetime.date,
-                  warn_days: int = 14) -> Explanation | None:
-    """`expired` once the date has passed, `expires_soon` within `warn_days`, else None."""
-    days = (expiry - today).days
-    if days < 0:
-        return expired(url, expiry)
-    if days <= warn_days:
-        return expires_soon(url, expiry, days)
-    return None
 
 
 def _date(date: datetime.date | str) -> str:
