@@ -48,22 +48,13 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
     if entry.expiry is not None:
         now = time.time()
         if entry.expiry <= now:
-            from git_credential_bbtoken import explain
-
-            io.say(explain.expired_for(entry.kind, entry.url, utc_date_text(entry.expiry),
-                                       entry.username or None).text())
+            io.say(_expired(entry).text())
             return SKIP
         days = utc_day(entry.expiry) - utc_day(now)
         today = utc_date_text(now) if days <= EXPIRY_WARNING_DAYS else None
         if today is not None and entry.expiry_warned_on != today:
-            from git_credential_bbtoken import explain
-
             # One line, at most once a day: this runs on every background fetch.
-            soon = explain.expires_soon_for(entry.kind, entry.url, utc_date_text(entry.expiry),
-                                            days, entry.username or None)
-            renew = (explain.dc_login_command(entry.url, entry.username or None)
-                     if entry.kind == "datacenter" else explain.login_command(entry.url))
-            io.say(soon.summary + f" Renew it: {renew}")
+            io.say(_expires_soon_line(entry, days))
 
             def mark(stored: Entry) -> None:
                 stored.expiry_warned_on = today
@@ -78,41 +69,43 @@ def before_answer(entry: Entry, secret: str, request: Request, io: Io,
     granted = validation.get("scopes")
     if validation.get("can_clone") is False:
         from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import cloud
 
         # Stored with `login --force` although the check said it cannot work: say why again
         # rather than letting git fail with a bare status code.
         problems = [explain.Explanation.from_dict(p) for p in validation.get("problems") or []
                     if isinstance(p, dict)]
         errors = [p for p in problems if p.severity == explain.ERROR]
-        for problem in errors or [explain.read_missing(url, granted if isinstance(
+        for problem in errors or [cloud.read_missing(url, granted if isinstance(
                 granted, list) else None)]:
             io.say(problem.text())
         return QUIT
     if not validation and entry.username != TOKEN_USERNAME:
         from git_credential_bbtoken import explain  # old entries only: rare
+        from git_credential_bbtoken.explain import cloud
 
         if explain.looks_like_app_password(secret):
             # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
             # which git does not even call erase: the stale secret would stay forever.
-            retired = explain.app_password_retired(url, entry.username)
+            retired = cloud.app_password_retired(url, entry.username)
             io.say("\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
                               f"app password; app passwords were removed on "
                               f"{APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
                               *retired.details, *retired.fix]))
             return QUIT
     if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
-        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import cloud
 
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
-        io.say(explain.read_missing(url, granted).text())
+        io.say(cloud.read_missing(url, granted).text())
         return QUIT
     cannot_push = validation.get("can_push") is False or (
         isinstance(granted, list) and not sc.can(sc.Operation.PUSH, granted))
     if cannot_push and validation.get("can_clone") is not False:
         if gitcommand.detect() == gitcommand.PUSH:
-            from git_credential_bbtoken import explain
+            from git_credential_bbtoken.explain import cloud
 
-            io.say(explain.write_missing(url, granted if isinstance(granted, list)
+            io.say(cloud.write_missing(url, granted if isinstance(granted, list)
                                          else None).text())
             return QUIT
     return ANSWER
@@ -133,16 +126,17 @@ def _before_answer_datacenter(entry: Entry, validation: dict[str, object], url: 
     username = entry.username or None
     if validation.get("can_clone") is False:
         from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import datacenter
 
         errors = [p for p in _stored_problems(validation) if p.severity == explain.ERROR]
-        for problem in errors or [explain.dc_token_rejected(url, username)]:
+        for problem in errors or [datacenter.dc_token_rejected(url, username)]:
             io.say(problem.text())
         return QUIT
     if validation.get("can_push") is False and gitcommand.detect() == gitcommand.PUSH:
-        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import datacenter
 
-        known = [p for p in _stored_problems(validation) if p.id == explain.DC_WRITE_MISSING]
-        io.say((known[0] if known else explain.dc_write_missing(url, username)).text())
+        known = [p for p in _stored_problems(validation) if p.id == datacenter.DC_WRITE_MISSING]
+        io.say((known[0] if known else datacenter.dc_write_missing(url, username)).text())
         return QUIT
     return ANSWER
 
@@ -153,6 +147,7 @@ def ask_for_token(request: Request, io: Io,
     for what git is about to do, store it when it works. Returns the answer pairs, QUIT, or
     None when nobody can be asked (git then goes on as usual)."""
     from git_credential_bbtoken import explain, prompt
+    from git_credential_bbtoken.explain import datacenter as dc
 
     if not prompt.can_ask():
         return None
@@ -165,10 +160,10 @@ def ask_for_token(request: Request, io: Io,
     if datacenter:
         permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
         io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
-               f"Create a personal one with {permission} at {explain.dc_tokens_page(where)}\n"
+               f"Create a personal one with {permission} at {dc.dc_tokens_page(where)}\n"
                "and give your Bitbucket username with it. Project and repository tokens are "
                "Bearer-only:\n"
-               f"store them with: {explain.dc_login_command(without_git_suffix(where))}")
+               f"store them with: {dc.dc_login_command(without_git_suffix(where))}")
     else:
         io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
                f"Create one at {TOKEN_PAGE}\n"
@@ -214,11 +209,11 @@ def ask_for_token(request: Request, io: Io,
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,
                     credentials: CredentialStore) -> None:
     """git stored a token we did not know: check it (bounded) and keep what we learnt."""
-    from git_credential_bbtoken import explain
+    from git_credential_bbtoken.explain import cloud
 
     validation = _validate(request, entry.username, token, entry.email)
     for problem in validation.problems:
-        if problem.id not in (explain.NOTHING_CHECKED,):
+        if problem.id not in (cloud.NOTHING_CHECKED,):
             io.say(problem.text())
     result = validation.to_dict()
 
@@ -230,22 +225,55 @@ def after_new_token(entry: Entry, token: str, request: Request, io: Io,
 
 def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
     """git got a 401 with this credential: say why Bitbucket may have refused it."""
-    from git_credential_bbtoken import explain
-
     record = request.record
     url = without_git_suffix(request.url)
     for entry in removed:
         if entry.expiry is not None and entry.expiry <= time.time():
-            io.say(explain.expired_for(entry.kind, entry.url, utc_date_text(entry.expiry),
-                                       entry.username or None).text())
+            io.say(_expired(entry).text())
             io.say(f"removed the stored token for {entry.url} ({entry.username}).")
             return
     if request.config.kind == "datacenter":
-        io.say(explain.dc_token_rejected(url, record.username).text())
+        from git_credential_bbtoken.explain import datacenter
+
+        io.say(datacenter.dc_token_rejected(url, record.username).text())
     else:
-        io.say(explain.for_rejection(url, record.username, record.password).text())
+        from git_credential_bbtoken.explain import cloud
+
+        io.say(cloud.for_rejection(url, record.username, record.password).text())
     for entry in removed:
         io.say(f"removed the stored token for {entry.url} ({entry.username}).")
+
+
+def _expired(entry: Entry) -> explain.Explanation:
+    """The expiry date has passed: the product's text."""
+    assert entry.expiry is not None
+    date = utc_date_text(entry.expiry)
+    if entry.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter
+
+        return datacenter.dc_expired(entry.url, date, entry.username or None)
+    from git_credential_bbtoken.explain import cloud
+
+    return cloud.expired(entry.url, date)
+
+
+def _expires_soon_line(entry: Entry, days: int) -> str:
+    """The once-a-day line ahead of the expiry date: the summary and the command to renew."""
+    assert entry.expiry is not None
+    date = utc_date_text(entry.expiry)
+    if entry.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter
+
+        username = entry.username or None
+        soon = datacenter.dc_expires_soon(entry.url, date, days, username)
+        renew = datacenter.dc_login_command(entry.url, username)
+    else:
+        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import cloud
+
+        soon = cloud.expires_soon(entry.url, date, days)
+        renew = explain.login_command(entry.url)
+    return soon.summary + f" Renew it: {renew}"
 
 
 def _validate(request: Request, username: str, token: str, email: str | None) -> Validation:

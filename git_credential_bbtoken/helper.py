@@ -104,9 +104,9 @@ def _answer_bearer(authtype: str, secret: str, expiry: int | None, record: Crede
     `authtype`/`credential` attributes when git announced `capability[]=authtype` (2.46+);
     with an older git, explain and stop rather than send it as a password that must fail."""
     if "authtype" not in record.capabilities:
-        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import datacenter
 
-        io.say(explain.bearer_needs_newer_git(explain_url, from_environment=from_environment)
+        io.say(datacenter.bearer_needs_newer_git(explain_url, from_environment=from_environment)
                .text())
         io.answer([("quit", "1")])
         return 0
@@ -127,10 +127,10 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         bearer = find_for_get([e for e in same_host if e.authtype], request.protocol,
                               request.host, record.path, None, request.config.kind)
         if bearer is not None:
-            from git_credential_bbtoken import explain
+            from git_credential_bbtoken.explain import datacenter
 
             # A project/repository token goes without a username: git took one from the URL.
-            io.say(explain.dc_bearer_only(bearer.url, record.username).summary + "\n"
+            io.say(datacenter.dc_bearer_only(bearer.url, record.username).summary + "\n"
                    f"Remove '{record.username}@' from the remote URL (git remote set-url) so "
                    "git sends the stored Bearer token.")
             return 0

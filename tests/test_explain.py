@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime
 import io
+import subprocess
+import sys
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from git_credential_bbtoken import console
 from git_credential_bbtoken import explain as ex
+from git_credential_bbtoken.explain import cloud
+from git_credential_bbtoken.explain import datacenter as dc
 
 URL = "https://bitbucket.org/acme/widgets"
 R = "read:repository:bitbucket"
@@ -23,44 +28,46 @@ DOCTOR = f"git credential-bbtoken doctor {URL}"
 
 # (builder, id, strings the rendered text must contain, strings it must not contain)
 CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
-    (lambda: ex.token_rejected(URL, "alice"), ex.TOKEN_REJECTED,
+    (lambda: cloud.token_rejected(URL, "alice"), cloud.TOKEN_REJECTED,
      ["401", "without Bitbucket scopes", "expired", "revoked", "alice",
       "x-bitbucket-api-token-auth", PAGE, LOGIN, R, W, "cannot be edited"], []),
-    (lambda: ex.token_rejected(URL, "x-bitbucket-api-token-auth"), ex.TOKEN_REJECTED,
+    (lambda: cloud.token_rejected(URL, "x-bitbucket-api-token-auth"), cloud.TOKEN_REJECTED,
      ["401", PAGE, LOGIN], ["is not your Bitbucket username"]),
-    (lambda: ex.email_as_git_username(URL, "alice@example.com"), ex.EMAIL_AS_GIT_USERNAME,
+    (lambda: cloud.email_as_git_username(URL, "alice@example.com"), cloud.EMAIL_AS_GIT_USERNAME,
      ["alice@example.com", "x-bitbucket-api-token-auth", "Bitbucket username", "401",
       f"{LOGIN} --username x-bitbucket-api-token-auth --email alice@example.com"], []),
-    (lambda: ex.rest_needs_email(URL, "alice"), ex.REST_NEEDS_EMAIL,
+    (lambda: cloud.rest_needs_email(URL, "alice"), cloud.REST_NEEDS_EMAIL,
      ["alice", "Atlassian account email", "401", f"{LOGIN} --email"], []),
-    (lambda: ex.rest_needs_email(URL, "alice@example.com", git_accepted=True),
-     ex.REST_NEEDS_EMAIL, ["alice@example.com", "git accepted the token"], []),
-    (lambda: ex.read_missing(URL, [W]), ex.READ_MISSING,
+    (lambda: cloud.rest_needs_email(URL, "alice@example.com", git_accepted=True),
+     cloud.REST_NEEDS_EMAIL, ["alice@example.com", "git accepted the token"], []),
+    (lambda: cloud.read_missing(URL, [W]), cloud.READ_MISSING,
      [R, "403", "clone", f"{W} and {A} do not include read", "The token has: " + W,
       f"with: {R}, {W}", PAGE, LOGIN, "cannot be edited"], []),
-    (lambda: ex.read_missing(URL, [A]), ex.READ_MISSING,
+    (lambda: cloud.read_missing(URL, [A]), cloud.READ_MISSING,
      [R, "The token has: " + A, f"with: {R}, {A}"], []),
-    (lambda: ex.read_missing(URL), ex.READ_MISSING, [R, PAGE, LOGIN], ["The token has"]),
-    (lambda: ex.write_missing(URL, [R]), ex.WRITE_MISSING,
+    (lambda: cloud.read_missing(URL), cloud.READ_MISSING, [R, PAGE, LOGIN], ["The token has"]),
+    (lambda: cloud.write_missing(URL, [R]), cloud.WRITE_MISSING,
      [W, "push", "403", f"with: {R}, {W}", PAGE, LOGIN], ["workspace admin"]),
-    (lambda: ex.write_missing(URL, [R, W], maybe_permission=True), ex.WRITE_MISSING,
+    (lambda: cloud.write_missing(URL, [R, W], maybe_permission=True), cloud.WRITE_MISSING,
      [W, "write access to this repository"], []),
-    (lambda: ex.identity_missing(URL, [R, W]), ex.IDENTITY_MISSING,
+    (lambda: cloud.identity_missing(URL, [R, W]), cloud.IDENTITY_MISSING,
      [U, "git works", "Sourcetree", f"with: {R}, {W}, {U}", PAGE, LOGIN], []),
-    (lambda: ex.no_bitbucket_scopes(URL, ["read:jira-work"]), ex.NO_BITBUCKET_SCOPES,
+    (lambda: cloud.no_bitbucket_scopes(URL, ["read:jira-work"]), cloud.NO_BITBUCKET_SCOPES,
      ["no Bitbucket scopes", "401", "read:jira-work", PAGE, LOGIN], []),
-    (lambda: ex.app_password_retired(URL, "alice", 410), ex.APP_PASSWORD_RETIRED,
+    (lambda: cloud.app_password_retired(URL, "alice", 410), cloud.APP_PASSWORD_RETIRED,
      ["410", "app password", "2026-07-28", "API tokens", DOCTOR, PAGE, LOGIN], []),
-    (lambda: ex.app_password_retired(URL, "alice", 401), ex.APP_PASSWORD_RETIRED,
+    (lambda: cloud.app_password_retired(URL, "alice", 401), cloud.APP_PASSWORD_RETIRED,
      ["401", "looks like an app password", "2026-07-28", PAGE, LOGIN], []),
-    (lambda: ex.no_access(URL, 404), ex.NO_ACCESS, [URL, "404", "no access", PAGE, LOGIN], []),
-    (lambda: ex.no_access(URL, 401, "alice"), ex.NO_ACCESS,
+    (lambda: cloud.no_access(URL, 404), cloud.NO_ACCESS,
+     [URL, "404", "no access", PAGE, LOGIN], []),
+    (lambda: cloud.no_access(URL, 401, "alice"), cloud.NO_ACCESS,
      ["401", "\"alice\" is not your Bitbucket username"], []),
-    (lambda: ex.expired(URL, datetime.date(2026, 3, 1)), ex.EXPIRED,
+    (lambda: cloud.expired(URL, datetime.date(2026, 3, 1)), cloud.EXPIRED,
      ["expired on 2026-03-01", "401", PAGE, LOGIN], []),
-    (lambda: ex.expires_soon(URL, "2026-03-01", 5), ex.EXPIRES_SOON,
+    (lambda: cloud.expires_soon(URL, "2026-03-01", 5), cloud.EXPIRES_SOON,
      ["expires in 5 days", "2026-03-01", PAGE, LOGIN], []),
-    (lambda: ex.expires_soon(URL, "2026-03-01", 1), ex.EXPIRES_SOON, ["expires tomorrow"], []),
+    (lambda: cloud.expires_soon(URL, "2026-03-01", 1), cloud.EXPIRES_SOON,
+     ["expires tomorrow"], []),
     (lambda: ex.rate_limited(URL, "30"), ex.RATE_LIMITED,
      ["429", "wait 30 seconds", "not checked", DOCTOR], []),
     (lambda: ex.rate_limited(URL, "600"), ex.RATE_LIMITED, ["about 10 minutes"], []),
@@ -73,7 +80,7 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
     (lambda: ex.not_checked(URL, ["api.bitbucket.org answered 410 to GET /user"],
                             partial=True),
      ex.NOT_CHECKED, ["Some checks did not answer", "410", DOCTOR], ["Nothing was checked"]),
-    (lambda: ex.nothing_checked("https://bitbucket.org"), ex.NOTHING_CHECKED,
+    (lambda: cloud.nothing_checked("https://bitbucket.org"), cloud.NOTHING_CHECKED,
      ["without checking", "--email", "doctor https://bitbucket.org/WORKSPACE/REPO"], []),
 ]
 
@@ -84,38 +91,38 @@ DC_TOKENS = f"{DC_BASE}/plugins/servlet/access-tokens/manage"
 DC_LOGIN = f"git credential-bbtoken login {DC_URL} --kind datacenter"
 
 DC_CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
-    (lambda: ex.dc_token_rejected(DC_URL, "alice"), ex.DC_TOKEN_REJECTED,
+    (lambda: dc.dc_token_rejected(DC_URL, "alice"), dc.DC_TOKEN_REJECTED,
      ["401", "expiry cannot be extended", "\"alice\"", "Bearer", "REPO_WRITE", DC_TOKENS,
       f"{DC_LOGIN} --username alice"], []),
-    (lambda: ex.dc_token_rejected(DC_URL), ex.DC_TOKEN_REJECTED,
+    (lambda: dc.dc_token_rejected(DC_URL), dc.DC_TOKEN_REJECTED,
      ["401", "Project or Repository settings", f"{DC_LOGIN} --bearer"], [DC_TOKENS]),
-    (lambda: ex.dc_read_missing(DC_URL, "alice"), ex.DC_READ_MISSING,
+    (lambda: dc.dc_read_missing(DC_URL, "alice"), dc.DC_READ_MISSING,
      ["REPO_READ", "403", "owner's own permission", DC_TOKENS, f"{DC_LOGIN} --username alice"],
      []),
-    (lambda: ex.dc_write_missing(DC_URL, "alice", "REPO_READ"), ex.DC_WRITE_MISSING,
+    (lambda: dc.dc_write_missing(DC_URL, "alice", "REPO_READ"), dc.DC_WRITE_MISSING,
      ["REPO_WRITE", "PROJECT_WRITE", "403", "The token has REPO_READ.", DC_TOKENS,
       f"{DC_LOGIN} --username alice"], []),
-    (lambda: ex.dc_write_missing(DC_URL), ex.DC_WRITE_MISSING,
+    (lambda: dc.dc_write_missing(DC_URL), dc.DC_WRITE_MISSING,
      ["REPO_WRITE", "The token can clone", "Project or Repository settings",
       f"{DC_LOGIN} --bearer"], [DC_TOKENS]),
-    (lambda: ex.dc_no_access(DC_URL), ex.DC_NO_ACCESS,
+    (lambda: dc.dc_no_access(DC_URL), dc.DC_NO_ACCESS,
      ["404", "no access", "/scm/PROJECT/repo.git", f"{DC_LOGIN} --bearer"], []),
-    (lambda: ex.dc_expired(DC_URL, "2026-01-01", "alice"), ex.DC_EXPIRED,
+    (lambda: dc.dc_expired(DC_URL, "2026-01-01", "alice"), dc.DC_EXPIRED,
      ["expired on 2026-01-01", "401", "cannot be extended", DC_TOKENS,
       f"{DC_LOGIN} --username alice"], []),
-    (lambda: ex.dc_expires_soon(DC_URL, datetime.date(2026, 1, 1), 3, "alice"),
-     ex.DC_EXPIRES_SOON, ["expires in 3 days", "2026-01-01", "cannot be extended", DC_TOKENS,
+    (lambda: dc.dc_expires_soon(DC_URL, datetime.date(2026, 1, 1), 3, "alice"),
+     dc.DC_EXPIRES_SOON, ["expires in 3 days", "2026-01-01", "cannot be extended", DC_TOKENS,
                           f"and run: {DC_LOGIN} --username alice"], ["then run"]),
-    (lambda: ex.dc_basic_auth_disabled(DC_URL), ex.DC_BASIC_AUTH_DISABLED,
+    (lambda: dc.dc_basic_auth_disabled(DC_URL), dc.DC_BASIC_AUTH_DISABLED,
      ["Basic authentication is disabled", "401", "2.46", f"{DC_LOGIN} --bearer"], []),
-    (lambda: ex.dc_bearer_only(DC_URL, "alice"), ex.DC_BEARER_ONLY,
+    (lambda: dc.dc_bearer_only(DC_URL, "alice"), dc.DC_BEARER_ONLY,
      ["only as a Bearer token", "\"alice\"", "2.46", f"{DC_LOGIN} --bearer"], []),
-    (lambda: ex.bearer_needs_newer_git(DC_URL, "2.45.0"), ex.BEARER_NEEDS_NEWER_GIT,
+    (lambda: dc.bearer_needs_newer_git(DC_URL, "2.45.0"), dc.BEARER_NEEDS_NEWER_GIT,
      ["git 2.45.0", "needs git 2.46 or newer", "extraHeader", "not sent", DC_URL],
      ["BBTOKEN"]),
-    (lambda: ex.bearer_needs_newer_git(DC_BASE, from_environment=True),
-     ex.BEARER_NEEDS_NEWER_GIT, ["BBTOKEN_TOKEN", "BBTOKEN_USERNAME", "this git"], []),
-    (lambda: ex.dc_nothing_checked(DC_BASE), ex.DC_NOTHING_CHECKED,
+    (lambda: dc.bearer_needs_newer_git(DC_BASE, from_environment=True),
+     dc.BEARER_NEEDS_NEWER_GIT, ["BBTOKEN_TOKEN", "BBTOKEN_USERNAME", "this git"], []),
+    (lambda: dc.dc_nothing_checked(DC_BASE), dc.DC_NOTHING_CHECKED,
      ["not checked", f"doctor {DC_BASE}/scm/PROJECT/REPO"], []),
 ]
 
@@ -154,7 +161,8 @@ def _ids(module: object) -> set[str]:
 
 
 def test_every_id_has_a_case() -> None:
-    assert {case[1] for case in CASES + DC_CASES} == _ids(ex)
+    assert {case[1] for case in CASES} == _ids(ex) | _ids(cloud)
+    assert {case[1] for case in DC_CASES} == _ids(dc)
 
 
 @pytest.mark.parametrize("build", [case[0] for case in DC_CASES])
@@ -172,7 +180,7 @@ def test_text_and_lines() -> None:
 
 
 def test_dict_round_trip_and_forgiving_load() -> None:
-    e = ex.read_missing(URL, [W])
+    e = cloud.read_missing(URL, [W])
     assert ex.Explanation.from_dict(e.to_dict()) == e
     loose = ex.Explanation.from_dict({"id": "read-missing", "details": "not a list"})
     assert loose.id == "read-missing" and loose.details == () and loose.severity == ex.ERROR
@@ -207,15 +215,30 @@ def test_looks_like_email(name: str | None, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(("username", "secret", "status", "expected_id"), [
-    ("alice", "ABCDEFGHabcdefgh1234", 410, ex.APP_PASSWORD_RETIRED),
-    ("alice", "ABCDEFGHabcdefgh1234", 401, ex.APP_PASSWORD_RETIRED),
-    ("x-bitbucket-api-token-auth", "ABCDEFGHabcdefgh1234", 401, ex.TOKEN_REJECTED),
-    ("alice@example.com", "ATATT" + "a" * 100, 401, ex.EMAIL_AS_GIT_USERNAME),
-    ("alice", "ATATT" + "a" * 100, 401, ex.TOKEN_REJECTED),
-    (None, "ATATT" + "a" * 100, 401, ex.TOKEN_REJECTED),
+    ("alice", "ABCDEFGHabcdefgh1234", 410, cloud.APP_PASSWORD_RETIRED),
+    ("alice", "ABCDEFGHabcdefgh1234", 401, cloud.APP_PASSWORD_RETIRED),
+    ("x-bitbucket-api-token-auth", "ABCDEFGHabcdefgh1234", 401, cloud.TOKEN_REJECTED),
+    ("alice@example.com", "ATATT" + "a" * 100, 401, cloud.EMAIL_AS_GIT_USERNAME),
+    ("alice", "ATATT" + "a" * 100, 401, cloud.TOKEN_REJECTED),
+    (None, "ATATT" + "a" * 100, 401, cloud.TOKEN_REJECTED),
 ])
 def test_for_rejection(username: str | None, secret: str, status: int,
                        expected_id: str) -> None:
-    explanation = ex.for_rejection(URL, username, secret, status)
+    explanation = cloud.for_rejection(URL, username, secret, status)
     assert explanation.id == expected_id
     assert secret not in explanation.text()
+
+
+def test_loading_the_explanations_stays_light() -> None:
+    # `get` loads these whenever it has something to say (an expiry line, a known push
+    # failure): they must not bring `re`, `typing` and the like with them. Run without `site`,
+    # whose editable-install finder imports `re` itself (see test_hot_path.py).
+    code = ("import sys\n"
+            "import git_credential_bbtoken.explain.cloud\n"
+            "import git_credential_bbtoken.explain.datacenter\n"
+            "heavy = ('re', 'typing', 'dataclasses', 'enum', 'datetime', 'json', 'urllib')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": root}).stdout.strip()
+    assert out == "[]"
