@@ -20,9 +20,9 @@ from git_credential_bbtoken.common import (
     EXPIRY_WARNING_DAYS,
     TOKEN_PAGE,
     TOKEN_USERNAME,
+    days_left,
     now_iso,
     utc_date_text,
-    utc_day,
     without_git_suffix,
 )
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
@@ -90,7 +90,7 @@ def before_answer(entry: Entry, secret: str, request: Request) -> Decision:
         return decision
     # One line, at most once a day (this runs on every background fetch), before the rest.
     assert entry.expiry is not None
-    days = utc_day(entry.expiry) - utc_day(now)
+    days = days_left(entry.expiry, now)
     return Decision(decision.action, (_expires_soon_texts, (entry, days)), *decision.notes,
                     warned_on=today)
 
@@ -98,7 +98,7 @@ def before_answer(entry: Entry, secret: str, request: Request) -> Decision:
 def _expiry_warning_day(entry: Entry, now: float) -> str | None:
     """Today's date when the token expires within the warning window and nobody was warned
     today; else None."""
-    if entry.expiry is None or utc_day(entry.expiry) - utc_day(now) > EXPIRY_WARNING_DAYS:
+    if entry.expiry is None or days_left(entry.expiry, now) > EXPIRY_WARNING_DAYS:
         return None
     today = utc_date_text(now)
     return None if entry.expiry_warned_on == today else today

@@ -50,6 +50,12 @@ def utc_day(timestamp: float) -> int:
     return int(min(timestamp, MAX_EXPIRY) // SECONDS_PER_DAY)
 
 
+def days_left(expiry: float, now: float) -> int:
+    """Calendar days (UTC) from `now` until the expiry date: 0 on the day itself. What `get`
+    and `doctor` compare with EXPIRY_WARNING_DAYS, and what their texts call "in N days"."""
+    return utc_day(expiry) - utc_day(now)
+
+
 def utc_date_text(timestamp: float) -> str:
     """`YYYY-MM-DD` of a timestamp, in UTC."""
     import time

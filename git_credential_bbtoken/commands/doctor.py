@@ -23,7 +23,7 @@ import time
 from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import EXPIRY_WARNING_DAYS, utc_date_text
+from git_credential_bbtoken.common import EXPIRY_WARNING_DAYS, days_left, utc_date_text
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
 from git_credential_bbtoken.gitconfig import HostConfig, run_git
@@ -294,9 +294,10 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
     checks = [Check("stored", OK, f"{entry.url} as {entry.username}"
                     + (f" (email {entry.email})" if entry.email else ""))]
     if entry.expiry is not None:
-        days = int((entry.expiry - time.time()) // 86400)
+        now = time.time()
+        days = days_left(entry.expiry, now)
         date = utc_date_text(entry.expiry)
-        if entry.expiry <= time.time():
+        if entry.expiry <= now:
             checks.append(Check("expiry", PROBLEM, f"the token expired on {date}",
                                 [f"create a new token, then run: "
                                  f"{explain.login_command(url)}"]))
