@@ -253,43 +253,19 @@ def ask_for_token(request: Request, io: Io,
     """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
     for what git is about to do, store it when it works. Returns the answer pairs, QUIT, or
     None when nobody can be asked (git then goes on as usual)."""
-    from git_credential_bbtoken import explain, prompt
-    from git_credential_bbtoken.explain import datacenter as dc
+    from git_credential_bbtoken import prompt
 
     if not prompt.can_ask():
         return None
     record = request.record
     where = f"{request.protocol}://{request.host}" + (f"/{record.path}" if record.path else "")
     operation = gitcommand.detect()
-    needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
-                                     else [])
-    datacenter = request.config.kind == "datacenter"
-    if datacenter:
-        permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
-        io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
-               f"Create a personal one with {permission} at {dc.dc_tokens_page(where)}\n"
-               "and give your Bitbucket username with it. Project and repository tokens are "
-               "Bearer-only:\n"
-               f"store them with: {dc.dc_login_command(without_git_suffix(where))}")
-    else:
-        io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
-               f"Create one at {TOKEN_PAGE}\n"
-               f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
-               f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
-    email = None
+    _say_what_to_create(request, where, operation, io)
     try:
-        username = record.username
-        if username is None:
-            username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
-            if not username:
-                if datacenter:
-                    return None  # a personal token needs its owner's name
-                username = TOKEN_USERNAME
-            elif explain.looks_like_email(username) and not datacenter:
-                # git needs the Bitbucket username; the email is what REST checks use.
-                io.say(f"{username} is an email: git over HTTPS refuses it; using "
-                       f"{TOKEN_USERNAME} for git and the email for scope checks.")
-                email, username = username, TOKEN_USERNAME
+        asked = _ask_username(request, where, io)
+        if asked is None:
+            return None
+        username, email = asked
         shown = where.replace("://", f"://{username}@", 1)
         token = prompt.ask(f"Password for '{shown}': ", secret=True).strip()
     except prompt.NobodyToAsk as exc:
@@ -301,6 +277,8 @@ def ask_for_token(request: Request, io: Io,
     validation = _validate(request, username, token, email)
     if validation.can_clone is False or (operation == gitcommand.PUSH
                                          and validation.can_push is False):
+        from git_credential_bbtoken import explain
+
         for problem in validation.problems:
             if problem.severity == explain.ERROR:
                 io.say(problem.text())
@@ -311,6 +289,49 @@ def ask_for_token(request: Request, io: Io,
         for problem in validation.problems:
             io.say(problem.text())
     return [("username", username), ("password", token)]
+
+
+def _say_what_to_create(request: Request, where: str, operation: str, io: Io) -> None:
+    """Before asking: which token to create, where, and with what."""
+    if request.config.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter as dc
+
+        permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
+        io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
+               f"Create a personal one with {permission} at {dc.dc_tokens_page(where)}\n"
+               "and give your Bitbucket username with it. Project and repository tokens are "
+               "Bearer-only:\n"
+               f"store them with: {dc.dc_login_command(without_git_suffix(where))}")
+        return
+    needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
+                                     else [])
+    io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
+           f"Create one at {TOKEN_PAGE}\n"
+           f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
+           f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
+
+
+def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None] | None:
+    """The username for git (git's own, else asked) and the email for the REST checks, if
+    the person typed one; None when a Data Center token gets no name (a personal token needs
+    its owner's). Raises prompt.NobodyToAsk."""
+    from git_credential_bbtoken import prompt
+
+    username = request.record.username
+    if username is not None:
+        return username, None
+    datacenter = request.config.kind == "datacenter"
+    username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
+    if not username:
+        return None if datacenter else (TOKEN_USERNAME, None)
+    from git_credential_bbtoken import explain
+
+    if explain.looks_like_email(username) and not datacenter:
+        # git needs the Bitbucket username; the email is what REST checks use.
+        io.say(f"{username} is an email: git over HTTPS refuses it; using "
+               f"{TOKEN_USERNAME} for git and the email for scope checks.")
+        return TOKEN_USERNAME, username
+    return username, None
 
 
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -142,3 +143,52 @@ def test_get_quits_a_push_that_must_fail(monkeypatch: pytest.MonkeyPatch) -> Non
     assert err.startswith("bbtoken: The token cannot push to https://bitbucket.org/ws/repo")
     assert all(line.startswith("bbtoken: ") for line in err.splitlines())
     assert TOKEN not in err
+
+
+# -- nothing stored: asking (askpass, as git would run it) ------------------------------------
+
+
+def askpass(tmp_path: Path, username: str) -> str:
+    script = tmp_path / "askpass"
+    script.write_text(f"#!{sys.executable}\nimport sys\n"
+                      f"print({username!r} if sys.argv[1].startswith('Username') else {TOKEN!r})\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def nothing_stored(host: str, kind: str) -> Request:
+    # Nothing listens on port 9: the checks cannot answer, so nothing is stored.
+    for key, value in ((f"bbtoken.https://{host}.kind", kind),
+                       (f"bbtoken.https://{host}.apiUrl", f"https://{host}")):
+        subprocess.run(["git", "config", "--global", key, value], check=True)
+    made = make_request(Credential(protocol="https", host=host, path="ws/repo.git"))
+    assert made is not None and made.config.kind == kind
+    return made
+
+
+def test_an_email_typed_as_username_goes_to_the_checks(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, "alice@example.com"))
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    answer = advice.ask_for_token(nothing_stored("127.0.0.1:9", "cloud"), out,
+                                  CredentialStore(out.say))
+    assert answer == [("username", "x-bitbucket-api-token-auth"), ("password", TOKEN)]
+    said = out.stderr.getvalue()  # type: ignore[attr-defined]
+    assert said.startswith("bbtoken: no API token is stored for https://127.0.0.1:9/ws/repo.\n")
+    assert ("bbtoken: alice@example.com is an email: git over HTTPS refuses it; using "
+            "x-bitbucket-api-token-auth for git and the email for scope checks.\n") in said
+
+
+def test_datacenter_needs_a_username_to_ask_for_a_token(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, ""))
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    request = nothing_stored("127.0.0.1:9", "datacenter")
+    assert advice.ask_for_token(request, out, CredentialStore(out.say)) is None
+    said = out.stderr.getvalue()  # type: ignore[attr-defined]
+    assert said.startswith("bbtoken: no HTTP access token is stored for "
+                           "https://127.0.0.1:9/ws/repo.\nbbtoken: Create a personal one with "
+                           "REPO_READ at https://127.0.0.1:9/plugins/servlet/access-tokens/"
+                           "manage\n")
