@@ -55,7 +55,7 @@ class Decision:
     warning (`warned_on`, `YYYY-MM-DD`, or None).
 
     What to tell is kept as notes, a text function of this module and its facts, turned into
-    words by `texts`: deciding loads no explanations, so a `get` with nothing to say never
+    words by `texts`: deciding loads none of the texts, so a `get` with nothing to say never
     does. A plain class: `dataclasses` would cost `get` more than all it does here."""
 
     __slots__ = ("action", "notes", "warned_on")

@@ -1,4 +1,5 @@
-"""Table-driven tests of explain.py: every text names the exact scopes, the cause and the fix."""
+"""Table-driven tests of the explanations (explain, explain.cloud, explain.datacenter): every
+text names the exact scopes or permissions, the cause and the fix."""
 
 from __future__ import annotations
 
