@@ -4,6 +4,9 @@ git gives a helper no second chance after a 403: the explanation has to come *be
 request (from what `login`/`store` learnt about the token), or from the helper's own probe
 when it asks for a token itself. This module holds those decisions; `helper` calls it only
 for Bitbucket hosts, and imports it (and through it `requests`) only when it is needed.
+
+Before serving a stored token, the decision is data (`Decision`: the action, the notes to
+say, the expiry warning to record); `helper.get` says it, records it and acts on it.
 """
 
 from __future__ import annotations
@@ -17,22 +20,27 @@ from git_credential_bbtoken.common import (
     EXPIRY_WARNING_DAYS,
     TOKEN_PAGE,
     TOKEN_USERNAME,
+    days_left,
     now_iso,
     utc_date_text,
-    utc_day,
     without_git_suffix,
 )
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from git_credential_bbtoken import explain
     from git_credential_bbtoken.checks.cloud import Validation
     from git_credential_bbtoken.console import Io
     from git_credential_bbtoken.context import Request
 
-# `explain` (the message catalogue, and `re` with it) is imported by each function that is
-# about to say something: a `get` whose token is fine says nothing and should not load it.
+    # Something to tell the person: a text function of this module and the facts it takes.
+    Note = tuple[Callable[..., list[str]], tuple[Any, ...]]
+
+# The explanations are imported by each function that is about to say something: a `get`
+# whose token is fine says nothing and should not load them.
 
 log = debug.getLogger(__name__)
 
@@ -41,110 +49,203 @@ SKIP = "skip"  # answer nothing for it (git asks the next helper, or the person)
 QUIT = "quit"  # tell git to stop: the request is certain to fail
 
 
-def before_answer(entry: Entry, secret: str, request: Request, io: Io,
-                  credentials: CredentialStore) -> str:
-    """Look at what is known of a stored token before serving it."""
+class Decision:
+    """What `get` does with a stored token, decided from what is known of it: the action
+    (ANSWER, SKIP or QUIT), what to tell the person, and the day to record as the last expiry
+    warning (`warned_on`, `YYYY-MM-DD`, or None).
+
+    What to tell is kept as notes, a text function of this module and its facts, turned into
+    words by `texts`: deciding loads none of the texts, so a `get` with nothing to say never
+    does. A plain class: `dataclasses` would cost `get` more than all it does here."""
+
+    __slots__ = ("action", "notes", "warned_on")
+
+    def __init__(self, action: str, *notes: Note, warned_on: str | None = None) -> None:
+        self.action = action
+        self.notes = notes
+        self.warned_on = warned_on
+
+    def texts(self) -> list[str]:
+        """What to tell the person, one paragraph for each `Io.say`."""
+        return [text for say, facts in self.notes for text in say(*facts)]
+
+    def __repr__(self) -> str:
+        said = ", ".join(say.__name__ for say, _ in self.notes)
+        return f"Decision({self.action!r}, [{said}], warned_on={self.warned_on!r})"
+
+
+def before_answer(entry: Entry, secret: str, request: Request) -> Decision:
+    """Look at what is known of a stored token before serving it: its expiry date, and what
+    `login`/`store` learnt of its scopes or permissions."""
+    now = time.time()
+    if entry.expiry is not None and entry.expiry <= now:
+        return Decision(SKIP, (_expired_texts, (entry,)))
     url = without_git_suffix(request.url)
-    if entry.expiry is not None:
-        now = time.time()
-        if entry.expiry <= now:
-            from git_credential_bbtoken import explain
-
-            io.say(explain.expired_for(entry.kind, entry.url, utc_date_text(entry.expiry),
-                                       entry.username or None).text())
-            return SKIP
-        days = utc_day(entry.expiry) - utc_day(now)
-        today = utc_date_text(now) if days <= EXPIRY_WARNING_DAYS else None
-        if today is not None and entry.expiry_warned_on != today:
-            from git_credential_bbtoken import explain
-
-            # One line, at most once a day: this runs on every background fetch.
-            soon = explain.expires_soon_for(entry.kind, entry.url, utc_date_text(entry.expiry),
-                                            days, entry.username or None)
-            renew = (explain.dc_login_command(entry.url, entry.username or None)
-                     if entry.kind == "datacenter" else explain.login_command(entry.url))
-            io.say(soon.summary + f" Renew it: {renew}")
-
-            def mark(stored: Entry) -> None:
-                stored.expiry_warned_on = today
-
-            try:
-                credentials.update(entry, mark)
-            except Exception as exc:  # a warning shown twice is no reason to fail git
-                log.debug("could not record the expiry warning: %s", type(exc).__name__)
-    validation = entry.validation or {}
     if entry.kind == "datacenter":
-        return _before_answer_datacenter(entry, validation, url, io)
-    granted = validation.get("scopes")
-    if validation.get("can_clone") is False:
-        from git_credential_bbtoken import explain
+        decision = _before_answer_datacenter(entry, url)
+    else:
+        decision = _before_answer_cloud(entry, secret, url)
+    today = _expiry_warning_day(entry, now)
+    if today is None:
+        return decision
+    # One line, at most once a day (this runs on every background fetch), before the rest.
+    assert entry.expiry is not None
+    days = days_left(entry.expiry, now)
+    return Decision(decision.action, (_expires_soon_texts, (entry, days)), *decision.notes,
+                    warned_on=today)
 
+
+def _expiry_warning_day(entry: Entry, now: float) -> str | None:
+    """Today's date when the token expires within the warning window and nobody was warned
+    today; else None."""
+    if entry.expiry is None or days_left(entry.expiry, now) > EXPIRY_WARNING_DAYS:
+        return None
+    today = utc_date_text(now)
+    return None if entry.expiry_warned_on == today else today
+
+
+def _before_answer_cloud(entry: Entry, secret: str, url: str) -> Decision:
+    """Cloud: scopes imply nothing (write does not include read), learnt at login/store."""
+    validation = entry.validation or {}
+    granted = validation.get("scopes")
+    scopes = granted if isinstance(granted, list) else None
+    if validation.get("can_clone") is False:
         # Stored with `login --force` although the check said it cannot work: say why again
         # rather than letting git fail with a bare status code.
-        problems = [explain.Explanation.from_dict(p) for p in validation.get("problems") or []
-                    if isinstance(p, dict)]
-        errors = [p for p in problems if p.severity == explain.ERROR]
-        for problem in errors or [explain.read_missing(url, granted if isinstance(
-                granted, list) else None)]:
-            io.say(problem.text())
-        return QUIT
-    if not validation and entry.username != TOKEN_USERNAME:
-        from git_credential_bbtoken import explain  # old entries only: rare
-
-        if explain.looks_like_app_password(secret):
-            # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
-            # which git does not even call erase: the stale secret would stay forever.
-            retired = explain.app_password_retired(url, entry.username)
-            io.say("\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
-                              f"app password; app passwords were removed on "
-                              f"{APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
-                              *retired.details, *retired.fix]))
-            return QUIT
-    if isinstance(granted, list) and not sc.can(sc.Operation.CLONE, granted):
-        from git_credential_bbtoken import explain
-
+        return Decision(QUIT, (_cannot_clone_texts, (validation, url, scopes)))
+    if not validation and entry.username != TOKEN_USERNAME and _looks_like_app_password(secret):
+        # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
+        # which git does not even call erase: the stale secret would stay forever.
+        return Decision(QUIT, (_app_password_texts, (entry, url)))
+    if scopes is not None and not sc.can(sc.Operation.CLONE, scopes):
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
-        io.say(explain.read_missing(url, granted).text())
-        return QUIT
+        return Decision(QUIT, (_read_missing_texts, (url, scopes)))
     cannot_push = validation.get("can_push") is False or (
-        isinstance(granted, list) and not sc.can(sc.Operation.PUSH, granted))
-    if cannot_push and validation.get("can_clone") is not False:
-        if gitcommand.detect() == gitcommand.PUSH:
-            from git_credential_bbtoken import explain
-
-            io.say(explain.write_missing(url, granted if isinstance(granted, list)
-                                         else None).text())
-            return QUIT
-    return ANSWER
+        scopes is not None and not sc.can(sc.Operation.PUSH, scopes))
+    if cannot_push and gitcommand.detect() == gitcommand.PUSH:
+        return Decision(QUIT, (_write_missing_texts, (url, scopes)))
+    return Decision(ANSWER)
 
 
-def _stored_problems(validation: dict[str, object]) -> list[explain.Explanation]:
+def _looks_like_app_password(secret: str) -> bool:
+    from git_credential_bbtoken import explain  # old entries only: rare
+
+    return explain.looks_like_app_password(secret)
+
+
+def _before_answer_datacenter(entry: Entry, url: str) -> Decision:
+    """Data Center: permissions are levels (REPO_WRITE includes read), learnt from the
+    probes at login/store; explain a clone or push that the server will refuse."""
+    validation = entry.validation or {}
+    username = entry.username or None
+    if validation.get("can_clone") is False:
+        return Decision(QUIT, (_dc_cannot_clone_texts, (validation, url, username)))
+    if validation.get("can_push") is False and gitcommand.detect() == gitcommand.PUSH:
+        return Decision(QUIT, (_dc_write_missing_texts, (validation, url, username)))
+    return Decision(ANSWER)
+
+
+# -- what `get` says: each function turns a note's facts into paragraphs ----------------------
+#
+# These import the explanations (only they do, in this part of the module): they run only
+# when a decision has something to say.
+
+
+def _expired_texts(entry: Entry) -> list[str]:
+    return [_expired(entry).text()]
+
+
+def _expires_soon_texts(entry: Entry, days: int) -> list[str]:
+    """One line: the summary and the command to renew."""
+    assert entry.expiry is not None
+    date = utc_date_text(entry.expiry)
+    if entry.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter
+
+        username = entry.username or None
+        soon = datacenter.dc_expires_soon(entry.url, date, days, username)
+        renew = datacenter.dc_login_command(entry.url, username)
+    else:
+        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import cloud
+
+        soon = cloud.expires_soon(entry.url, date, days)
+        renew = explain.login_command(entry.url)
+    return [soon.summary + f" Renew it: {renew}"]
+
+
+def _cannot_clone_texts(validation: dict[str, Any], url: str,
+                        scopes: list[str] | None) -> list[str]:
+    from git_credential_bbtoken.explain import cloud
+
+    return _stored_errors(validation) or [cloud.read_missing(url, scopes).text()]
+
+
+def _app_password_texts(entry: Entry, url: str) -> list[str]:
+    from git_credential_bbtoken.explain import cloud
+
+    retired = cloud.app_password_retired(url, entry.username)
+    return ["\n".join([f"the secret stored for {entry.url} ({entry.username}) looks like an "
+                       f"app password; app passwords were removed on "
+                       f"{APP_PASSWORDS_REMOVED} and Bitbucket refuses them now.",
+                       *retired.details, *retired.fix])]
+
+
+def _read_missing_texts(url: str, scopes: list[str]) -> list[str]:
+    from git_credential_bbtoken.explain import cloud
+
+    return [cloud.read_missing(url, scopes).text()]
+
+
+def _write_missing_texts(url: str, scopes: list[str] | None) -> list[str]:
+    from git_credential_bbtoken.explain import cloud
+
+    return [cloud.write_missing(url, scopes).text()]
+
+
+def _dc_cannot_clone_texts(validation: dict[str, Any], url: str,
+                           username: str | None) -> list[str]:
+    from git_credential_bbtoken.explain import datacenter
+
+    return _stored_errors(validation) or [datacenter.dc_token_rejected(url, username).text()]
+
+
+def _dc_write_missing_texts(validation: dict[str, Any], url: str,
+                            username: str | None) -> list[str]:
+    from git_credential_bbtoken.explain import datacenter
+
+    known = [p for p in _stored_problems(validation) if p.id == datacenter.DC_WRITE_MISSING]
+    return [(known[0] if known else datacenter.dc_write_missing(url, username)).text()]
+
+
+def _stored_problems(validation: dict[str, Any]) -> list[explain.Explanation]:
+    """The problems `login`/`store` found, as stored with the entry."""
     from git_credential_bbtoken import explain
 
-    problems = validation.get("problems")
-    return [explain.Explanation.from_dict(p) for p in problems or []  # type: ignore[attr-defined]
+    return [explain.Explanation.from_dict(p) for p in validation.get("problems") or []
             if isinstance(p, dict)]
 
 
-def _before_answer_datacenter(entry: Entry, validation: dict[str, object], url: str,
-                              io: Io) -> str:
-    """Data Center: permissions are levels (REPO_WRITE includes read), learnt from the
-    probes at login/store; explain a clone or push that the server will refuse."""
-    username = entry.username or None
-    if validation.get("can_clone") is False:
-        from git_credential_bbtoken import explain
+def _stored_errors(validation: dict[str, Any]) -> list[str]:
+    from git_credential_bbtoken import explain
 
-        errors = [p for p in _stored_problems(validation) if p.severity == explain.ERROR]
-        for problem in errors or [explain.dc_token_rejected(url, username)]:
-            io.say(problem.text())
-        return QUIT
-    if validation.get("can_push") is False and gitcommand.detect() == gitcommand.PUSH:
-        from git_credential_bbtoken import explain
+    return [p.text() for p in _stored_problems(validation) if p.severity == explain.ERROR]
 
-        known = [p for p in _stored_problems(validation) if p.id == explain.DC_WRITE_MISSING]
-        io.say((known[0] if known else explain.dc_write_missing(url, username)).text())
-        return QUIT
-    return ANSWER
+
+def _expired(entry: Entry) -> explain.Explanation:
+    """The expiry date has passed: the product's text (also said after an erase)."""
+    assert entry.expiry is not None
+    date = utc_date_text(entry.expiry)
+    if entry.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter
+
+        return datacenter.dc_expired(entry.url, date, entry.username or None)
+    from git_credential_bbtoken.explain import cloud
+
+    return cloud.expired(entry.url, date)
+
+
+# -- nothing stored, a new token, an erase ------------------------------------------------------
 
 
 def ask_for_token(request: Request, io: Io,
@@ -152,42 +253,19 @@ def ask_for_token(request: Request, io: Io,
     """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
     for what git is about to do, store it when it works. Returns the answer pairs, QUIT, or
     None when nobody can be asked (git then goes on as usual)."""
-    from git_credential_bbtoken import explain, prompt
+    from git_credential_bbtoken import prompt
 
     if not prompt.can_ask():
         return None
     record = request.record
     where = f"{request.protocol}://{request.host}" + (f"/{record.path}" if record.path else "")
     operation = gitcommand.detect()
-    needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
-                                     else [])
-    datacenter = request.config.kind == "datacenter"
-    if datacenter:
-        permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
-        io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
-               f"Create a personal one with {permission} at {explain.dc_tokens_page(where)}\n"
-               "and give your Bitbucket username with it. Project and repository tokens are "
-               "Bearer-only:\n"
-               f"store them with: {explain.dc_login_command(without_git_suffix(where))}")
-    else:
-        io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
-               f"Create one at {TOKEN_PAGE}\n"
-               f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
-               f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
-    email = None
+    _say_what_to_create(request, where, operation, io)
     try:
-        username = record.username
-        if username is None:
-            username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
-            if not username:
-                if datacenter:
-                    return None  # a personal token needs its owner's name
-                username = TOKEN_USERNAME
-            elif explain.looks_like_email(username) and not datacenter:
-                # git needs the Bitbucket username; the email is what REST checks use.
-                io.say(f"{username} is an email: git over HTTPS refuses it; using "
-                       f"{TOKEN_USERNAME} for git and the email for scope checks.")
-                email, username = username, TOKEN_USERNAME
+        asked = _ask_username(request, where, io)
+        if asked is None:
+            return None
+        username, email = asked
         shown = where.replace("://", f"://{username}@", 1)
         token = prompt.ask(f"Password for '{shown}': ", secret=True).strip()
     except prompt.NobodyToAsk as exc:
@@ -199,6 +277,8 @@ def ask_for_token(request: Request, io: Io,
     validation = _validate(request, username, token, email)
     if validation.can_clone is False or (operation == gitcommand.PUSH
                                          and validation.can_push is False):
+        from git_credential_bbtoken import explain
+
         for problem in validation.problems:
             if problem.severity == explain.ERROR:
                 io.say(problem.text())
@@ -211,14 +291,57 @@ def ask_for_token(request: Request, io: Io,
     return [("username", username), ("password", token)]
 
 
+def _say_what_to_create(request: Request, where: str, operation: str, io: Io) -> None:
+    """Before asking: which token to create, where, and with what."""
+    if request.config.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter as dc
+
+        permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
+        io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
+               f"Create a personal one with {permission} at {dc.dc_tokens_page(where)}\n"
+               "and give your Bitbucket username with it. Project and repository tokens are "
+               "Bearer-only:\n"
+               f"store them with: {dc.dc_login_command(without_git_suffix(where))}")
+        return
+    needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
+                                     else [])
+    io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
+           f"Create one at {TOKEN_PAGE}\n"
+           f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
+           f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
+
+
+def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None] | None:
+    """The username for git (git's own, else asked) and the email for the REST checks, if
+    the person typed one; None when a Data Center token gets no name (a personal token needs
+    its owner's). Raises prompt.NobodyToAsk."""
+    from git_credential_bbtoken import prompt
+
+    username = request.record.username
+    if username is not None:
+        return username, None
+    datacenter = request.config.kind == "datacenter"
+    username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
+    if not username:
+        return None if datacenter else (TOKEN_USERNAME, None)
+    from git_credential_bbtoken import explain
+
+    if explain.looks_like_email(username) and not datacenter:
+        # git needs the Bitbucket username; the email is what REST checks use.
+        io.say(f"{username} is an email: git over HTTPS refuses it; using "
+               f"{TOKEN_USERNAME} for git and the email for scope checks.")
+        return TOKEN_USERNAME, username
+    return username, None
+
+
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,
                     credentials: CredentialStore) -> None:
     """git stored a token we did not know: check it (bounded) and keep what we learnt."""
-    from git_credential_bbtoken import explain
+    from git_credential_bbtoken.explain import cloud
 
     validation = _validate(request, entry.username, token, entry.email)
     for problem in validation.problems:
-        if problem.id not in (explain.NOTHING_CHECKED,):
+        if problem.id not in (cloud.NOTHING_CHECKED,):
             io.say(problem.text())
     result = validation.to_dict()
 
@@ -230,20 +353,21 @@ def after_new_token(entry: Entry, token: str, request: Request, io: Io,
 
 def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
     """git got a 401 with this credential: say why Bitbucket may have refused it."""
-    from git_credential_bbtoken import explain
-
     record = request.record
     url = without_git_suffix(request.url)
     for entry in removed:
         if entry.expiry is not None and entry.expiry <= time.time():
-            io.say(explain.expired_for(entry.kind, entry.url, utc_date_text(entry.expiry),
-                                       entry.username or None).text())
+            io.say(_expired(entry).text())
             io.say(f"removed the stored token for {entry.url} ({entry.username}).")
             return
     if request.config.kind == "datacenter":
-        io.say(explain.dc_token_rejected(url, record.username).text())
+        from git_credential_bbtoken.explain import datacenter
+
+        io.say(datacenter.dc_token_rejected(url, record.username).text())
     else:
-        io.say(explain.for_rejection(url, record.username, record.password).text())
+        from git_credential_bbtoken.explain import cloud
+
+        io.say(cloud.for_rejection(url, record.username, record.password).text())
     for entry in removed:
         io.say(f"removed the stored token for {entry.url} ({entry.username}).")
 

@@ -81,7 +81,8 @@ def utc_day(timestamp: float) -> int:
 
 
 def days_left(expiry: float, now: float) -> int:
-    """Calendar days (UTC) from `now` to `expiry`: 0 on the day itself, negative after."""
+    """Calendar days (UTC) from `now` until the expiry date: 0 on the day itself. What `get`
+    and `doctor` compare with EXPIRY_WARNING_DAYS, and what their texts call "in N days"."""
     return utc_day(expiry) - utc_day(now)
 
 

@@ -15,8 +15,8 @@ PUSH = "push"
 FETCH = "fetch"
 UNKNOWN = "unknown"
 
-_READ_COMMANDS = {"fetch", "clone", "pull", "ls-remote", "remote-https", "remote-http",
-                  "submodule", "lfs"}
+# Not `remote-https`/`remote-http`: the transport serves both directions; its parent decides.
+_READ_COMMANDS = {"fetch", "clone", "pull", "ls-remote", "submodule", "lfs"}
 MAX_DEPTH = 8
 
 # git's global options that take a value as the next argument: `git -C dir push` etc.
@@ -56,8 +56,6 @@ def classify(argv: list[str]) -> str:
         return UNKNOWN
     if subcommand in ("push", "send-pack"):
         return PUSH
-    if subcommand in ("remote-https", "remote-http"):
-        return UNKNOWN  # the transport serves both directions; its parent decides
     if subcommand in _READ_COMMANDS:
         return FETCH
     return UNKNOWN

@@ -74,16 +74,14 @@ def get(record: Credential, io: Io) -> int:
         return 0
     debug.register_secret(secret)
     debug.register_secret(refresh_token)
-    if request.config.is_bitbucket and (entry.expiry is not None or entry.validation
-                                        or entry.username != TOKEN_USERNAME):
-        from git_credential_bbtoken import advice
+    if request.config.is_bitbucket and _has_something_known(entry) and not _before_answer(
+            entry, secret, request, store, io):
+        return 0
+    return _answer_stored(entry, secret, refresh_token, record, io)
 
-        decision = advice.before_answer(entry, secret, request, io, store)
-        if decision == advice.QUIT:
-            io.answer([("quit", "1")])
-            return 0
-        if decision == advice.SKIP:
-            return 0
+
+def _answer_stored(entry: Entry, secret: str, refresh_token: str | None, record: Credential,
+                   io: Io) -> int:
     if entry.authtype:
         log.debug("answering with the %s token stored for %s", entry.authtype, entry.url)
         return _answer_bearer(entry.authtype, secret, entry.expiry, record, io,
@@ -98,15 +96,48 @@ def get(record: Credential, io: Io) -> int:
     return 0
 
 
+def _has_something_known(entry: Entry) -> bool:
+    """Whether there is anything to look at before serving a Bitbucket token: an expiry date,
+    what a check learnt, or a username that may go with a retired app password. Else `advice`
+    (and all it imports) is not even loaded."""
+    return entry.expiry is not None or bool(entry.validation) or entry.username != TOKEN_USERNAME
+
+
+def _before_answer(entry: Entry, secret: str, request: Request, store: CredentialStore,
+                   io: Io) -> bool:
+    """advice's decision on a stored token, carried out: its notes said, the expiry warning
+    recorded, git told to quit if it must. True when the token is to be served."""
+    from git_credential_bbtoken import advice
+
+    decision = advice.before_answer(entry, secret, request)
+    for text in decision.texts():
+        io.say(text)
+    if decision.warned_on is not None:
+        _record_expiry_warning(store, entry, decision.warned_on)
+    if decision.action == advice.QUIT:
+        io.answer([("quit", "1")])
+    return decision.action == advice.ANSWER
+
+
+def _record_expiry_warning(store: CredentialStore, entry: Entry, day: str) -> None:
+    def mark(stored: Entry) -> None:
+        stored.expiry_warned_on = day
+
+    try:
+        store.update(entry, mark)
+    except Exception as exc:  # a warning shown twice is no reason to fail git
+        log.debug("could not record the expiry warning: %s", type(exc).__name__)
+
+
 def _answer_bearer(authtype: str, secret: str, expiry: int | None, record: Credential, io: Io,
                    explain_url: str, from_environment: bool = False) -> int:
     """A Bearer-only token (Data Center project or repository token): through git's
     `authtype`/`credential` attributes when git announced `capability[]=authtype` (2.46+);
     with an older git, explain and stop rather than send it as a password that must fail."""
     if "authtype" not in record.capabilities:
-        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import datacenter
 
-        io.say(explain.bearer_needs_newer_git(explain_url, from_environment=from_environment)
+        io.say(datacenter.bearer_needs_newer_git(explain_url, from_environment=from_environment)
                .text())
         io.answer([("quit", "1")])
         return 0
@@ -127,10 +158,10 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         bearer = find_for_get([e for e in same_host if e.authtype], request.protocol,
                               request.host, record.path, None, request.config.kind)
         if bearer is not None:
-            from git_credential_bbtoken import explain
+            from git_credential_bbtoken.explain import datacenter
 
             # A project/repository token goes without a username: git took one from the URL.
-            io.say(explain.dc_bearer_only(bearer.url, record.username).summary + "\n"
+            io.say(datacenter.dc_bearer_only(bearer.url, record.username).summary + "\n"
                    f"Remove '{record.username}@' from the remote URL (git remote set-url) so "
                    "git sends the stored Bearer token.")
             return 0

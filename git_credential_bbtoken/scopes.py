@@ -25,8 +25,7 @@ READ_PROJECT = "read:project:bitbucket"
 
 
 class Operation:
-    """What a user does with a token: plain strings, which are also the labels shown in
-    tables (`ALL` in display order)."""
+    """What a user does with a token: plain strings (no `enum` on the hot path)."""
 
     CLONE = "clone"  # clone, fetch, pull, ls-remote, Git LFS download
     PUSH = "push"  # push, Git LFS upload
@@ -34,7 +33,6 @@ class Operation:
     WORKSPACES = "workspaces"  # list workspaces (Sourcetree "Remote repositories")
     PULL_REQUESTS_READ = "pull requests (read)"
     PULL_REQUESTS_WRITE = "pull requests (write)"
-    ALL = (CLONE, PUSH, IDENTITY, WORKSPACES, PULL_REQUESTS_READ, PULL_REQUESTS_WRITE)
 
 
 # Order matters: it is the order in which missing scopes are named to the user, so a
@@ -48,16 +46,6 @@ NEEDS: dict[str, tuple[str, ...]] = {
     Operation.WORKSPACES: (READ_USER, READ_WORKSPACE),
     Operation.PULL_REQUESTS_READ: (READ_PULLREQUEST,),
     Operation.PULL_REQUESTS_WRITE: (READ_PULLREQUEST, WRITE_PULLREQUEST),
-}
-
-# What each operation covers, in words a user recognises from their own tools.
-OPERATION_DESCRIPTIONS: dict[str, str] = {
-    Operation.CLONE: "clone, fetch, pull, ls-remote and Git LFS download",
-    Operation.PUSH: "push and Git LFS upload",
-    Operation.IDENTITY: "account checks by Sourcetree, Fork and IDE account panels",
-    Operation.WORKSPACES: "listing workspaces and remote repositories in Sourcetree or an IDE",
-    Operation.PULL_REQUESTS_READ: "viewing pull requests in an IDE",
-    Operation.PULL_REQUESTS_WRITE: "creating, commenting on and approving pull requests",
 }
 
 # Old app-password / OAuth names (facts doc, section 2). Only these are mapped: the old
@@ -165,12 +153,6 @@ def sort_scopes(scopes: Iterable[str]) -> list[str]:
     return sorted(set(scopes), key=key)
 
 
-def verdicts(granted: Iterable[str]) -> dict[str, bool]:
-    """For each operation, whether the scopes allow it."""
-    have = normalize_scopes(granted)
-    return {operation: can(operation, have) for operation in Operation.ALL}
-
-
 # -- Bitbucket Data Center / Server: HTTP access token permissions ----------------------------
 #
 # Facts doc, section 5. Unlike Cloud scopes these are levels: REPO_WRITE includes REPO_READ,
@@ -184,13 +166,6 @@ REPO_ADMIN = "REPO_ADMIN"
 PROJECT_READ = "PROJECT_READ"
 PROJECT_WRITE = "PROJECT_WRITE"
 PROJECT_ADMIN = "PROJECT_ADMIN"
-DC_PERMISSIONS = (REPO_READ, REPO_WRITE, REPO_ADMIN, PROJECT_READ, PROJECT_WRITE, PROJECT_ADMIN)
-
-# The repository level each permission grants (0: none).
-_DC_LEVELS = {REPO_READ: 1, REPO_WRITE: 2, REPO_ADMIN: 3,
-              PROJECT_READ: 1, PROJECT_WRITE: 2, PROJECT_ADMIN: 3}
-# What each operation needs at least, as the permission a user picks for a repository token.
-DC_NEEDS: dict[str, str] = {Operation.CLONE: REPO_READ, Operation.PUSH: REPO_WRITE}
 
 _DC_DESCRIPTIONS = {
     REPO_READ: "clone, fetch and pull",
@@ -205,19 +180,6 @@ _DC_DESCRIPTIONS = {
 def normalize_dc_permission(name: str) -> str:
     """`repo_write`, `repo-write` -> `REPO_WRITE`; unknown names kept (upper case)."""
     return name.strip().upper().replace("-", "_")
-
-
-def dc_repository_level(permissions: Iterable[str]) -> int:
-    """The repository level (0 none, 1 read, 2 write, 3 admin) a token's permissions grant."""
-    return max((_DC_LEVELS.get(normalize_dc_permission(p), 0) for p in permissions
-                if isinstance(p, str)), default=0)
-
-
-def dc_can(operation: str, permissions: Iterable[str]) -> bool:
-    """Whether a Data Center token with `permissions` can do `operation` (before the cap by
-    its owner's own permissions). Only clone and push are git operations."""
-    needed = DC_NEEDS.get(operation)
-    return needed is not None and dc_repository_level(permissions) >= _DC_LEVELS[needed]
 
 
 def describe_dc_permission(name: str) -> str:

@@ -36,7 +36,7 @@ def assert_no_secret(validation: bb.Validation, secret: str = TOKEN) -> None:
     assert secret not in dumped
     assert secret not in repr(validation)
     for problem in validation.problems:
-        assert secret not in problem.render()
+        assert secret not in problem.text()
 
 
 # -- without a server -------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_unreachable_is_not_checked(closed_port: int) -> None:
     assert (v.can_clone, v.can_push, v.scopes, v.identity) == (None, None, None, None)
     assert v.problem_ids == [ex.NOT_CHECKED]
     assert any("could not connect" in r for r in v.not_checked)
-    assert "doctor" in v.problems[0].render()
+    assert "doctor" in v.problems[0].text()
     assert_no_secret(v)
 
 
@@ -241,8 +241,8 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
             assert entry.surface == "rest" and entry.username == EMAIL
     named = {ex.READ_MISSING: R, ex.WRITE_MISSING: W, ex.IDENTITY_MISSING: U}
     for problem in v.problems:
-        assert named[problem.id] in problem.render()
-        assert ex.TOKEN_PAGE in problem.render()
+        assert named[problem.id] in problem.text()
+        assert ex.TOKEN_PAGE in problem.text()
     assert_no_secret(v)
 
 
@@ -274,7 +274,7 @@ def test_rig_unscoped_token_is_rejected(rig: Any) -> None:
     v = bb.validate(rig_target(rig), "alice", TOKEN)
     assert v.can_clone is False
     assert v.problem_ids == [ex.TOKEN_REJECTED]
-    assert "without Bitbucket scopes" in v.problems[0].render()
+    assert "without Bitbucket scopes" in v.problems[0].text()
 
 
 @needs_rig
@@ -284,7 +284,7 @@ def test_rig_app_password(rig: Any) -> None:
     v = bb.validate(rig_target(rig), "alice", secret)
     assert v.can_clone is False
     assert v.problem_ids == [ex.APP_PASSWORD_RETIRED]
-    assert "2026-07-28" in v.problems[0].render()
+    assert "2026-07-28" in v.problems[0].text()
     assert_no_secret(v, secret)
 
 
@@ -335,7 +335,7 @@ def test_rig_rest_trouble(rig: Any, status: int, expected: str) -> None:
     v = bb.validate(rig_target(rig, None), "alice", TOKEN, EMAIL)
     assert v.scopes is None and v.identity is None
     assert v.problem_ids == [expected]
-    assert "doctor" in v.problems[0].render()
+    assert "doctor" in v.problems[0].text()
 
 
 @needs_rig
@@ -365,7 +365,7 @@ def test_rig_tls_needs_the_ca_file(rig: Any) -> None:
     target = bb.Target(rig.url, "acme/widgets", rig.api_url, None)
     v = bb.validate(target, "alice", TOKEN, EMAIL)
     assert v.can_clone is None and v.problem_ids == [ex.NOT_CHECKED]
-    assert "sslCAInfo" in v.problems[0].render()
+    assert "sslCAInfo" in v.problems[0].text()
 
 
 @needs_rig
@@ -389,4 +389,4 @@ def test_missing_ca_file_is_not_checked(closed_port: int, tmp_path: pathlib.Path
     missing = str(tmp_path / "no-such-ca.pem")
     v = bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0", missing), "alice", TOKEN)
     assert v.can_clone is None and v.problem_ids == [ex.NOT_CHECKED]
-    assert "sslCAInfo" in v.problems[0].render()
+    assert "sslCAInfo" in v.problems[0].text()

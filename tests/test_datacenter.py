@@ -21,7 +21,6 @@ from rig.datacenter import DataCenterServer
 from rig.gitrun import credential
 from rig.isolation import git_version
 
-from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks.datacenter import DcTarget
 
@@ -311,21 +310,6 @@ def test_username_in_the_url_with_a_bearer_token_is_explained(
 # -- pure pieces ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("permissions", "clone", "push"), [
-    (["REPO_READ"], True, False),
-    (["REPO_WRITE"], True, True),
-    (["REPO_ADMIN"], True, True),
-    (["PROJECT_READ"], True, False),
-    (["project_write"], True, True),
-    (["PROJECT_ADMIN"], True, True),
-    ([], False, False),
-    (["SOMETHING_NEW"], False, False),
-])
-def test_dc_permission_model(permissions: list[str], clone: bool, push: bool) -> None:
-    assert sc.dc_can(sc.Operation.CLONE, permissions) is clone
-    assert sc.dc_can(sc.Operation.PUSH, permissions) is push
-
-
 @pytest.mark.parametrize(("url", "base", "project", "repo"), [
     ("https://git.example.com/scm/PROJ/repo.git", "https://git.example.com", "PROJ", "repo"),
     ("https://git.example.com/bitbucket/scm/PROJ/repo", "https://git.example.com/bitbucket",
@@ -339,20 +323,6 @@ def test_dc_target_from_urls(url: str, base: str, project: str | None,
     target = DcTarget.for_url(url)
     assert (target.base_url, target.project, target.repo) == (base, project, repo)
     assert target.api_url == base + "/rest/api/latest"
-
-
-def test_dc_explanations_are_short_and_end_with_a_fix() -> None:
-    url = "https://git.example.com/scm/PROJ/repo"
-    for build in ex.DC_CATALOGUE.values():
-        args: tuple[Any, ...] = (url,)
-        if build in (ex.dc_expired,):
-            args = (url, "2026-01-01")
-        elif build is ex.dc_expires_soon:
-            args = (url, "2026-01-01", 3)
-        explanation = build(*args)
-        lines = explanation.render().splitlines()
-        assert 1 <= len(lines) <= 12
-        assert explanation.fix and url.split("/scm/")[0] in explanation.render()
 
 
 def test_doctor_checks_a_datacenter_token(datacenter: DataCenterServer) -> None:

@@ -77,3 +77,48 @@ def test_login_refuses_a_date_in_the_past() -> None:
                             text=True)
     assert result.returncode == 2
     assert "in the past" in result.stderr
+
+
+def doctor_expiry() -> dict[str, str]:
+    result = subprocess.run(["git", "credential-bbtoken", "doctor", f"{URL}/ws", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    checks = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "expiry"]
+    assert len(checks) == 1, result.stdout
+    return dict(checks[0])
+
+
+def set_expiry(timestamp: int) -> None:
+    """As git would store it from password_expiry_utc: any second, not the end of a day."""
+    data = os.path.join(os.environ["XDG_DATA_HOME"], "git-credential-bbtoken",
+                        "credentials.json")
+    with open(data) as handle:
+        document = json.load(handle)
+    document["credentials"][0]["expiry"] = timestamp
+    with open(data, "w") as handle:
+        json.dump(document, handle)
+
+
+@pytest.mark.parametrize(("days", "early", "status", "get_warns"), [
+    (3, False, "warning", True),
+    (7, False, "warning", True),  # the last day of get's window
+    (8, False, "warning", False),  # doctor warns from 14 days ahead, get from 7
+    # Early on a day 8 days away is less than 8 times 24 hours away, but still 8 days.
+    (8, True, "warning", False),
+    (14, False, "warning", False),  # the last day of doctor's window
+    (15, True, "ok", False),
+])
+def test_doctor_and_get_count_days_alike_each_with_its_window(days: int, early: bool,
+                                                               status: str,
+                                                               get_warns: bool) -> None:
+    date = today() + datetime.timedelta(days=days)
+    login(date)
+    if early:
+        midnight = datetime.datetime.combine(date, datetime.time(0, 0, 30),
+                                             tzinfo=datetime.timezone.utc)
+        set_expiry(int(midnight.timestamp()))
+    check = doctor_expiry()
+    assert check["status"] == status and date.isoformat() in check["message"], check
+    if status == "warning":
+        assert f"(in {days} days)" in check["message"]
+    warned = get().stderr
+    assert (f"expires in {days} days" in warned) is get_warns, warned

@@ -17,6 +17,7 @@ from git_credential_bbtoken.common import TOKEN_USERNAME, now_iso
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, request_for_url, transport_allowed
 from git_credential_bbtoken.errors import CommandFailed, UsageError
+from git_credential_bbtoken.explain import cloud
 from git_credential_bbtoken.gitconfig import read_urlmatch, run_git
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
@@ -44,7 +45,7 @@ def login(options: argparse.Namespace, io: Io) -> int:
     username = options.username or TOKEN_USERNAME
     expiry = _future_expiry(options.expires)
     if config.is_bitbucket and explain.looks_like_email(username) and not options.force:
-        io.say(explain.email_as_git_username(url, username).text())
+        io.say(cloud.email_as_git_username(url, username).text())
         raise CommandFailed("nothing was stored (use --email for the email, and --username "
                             "for your Bitbucket username)")
     token = read_token(io, options.token_stdin, f"Bitbucket API token for {url}: ")

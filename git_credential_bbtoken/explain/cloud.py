@@ -1,0 +1,248 @@
+"""Bitbucket Cloud: what went wrong with an API token, and the fix.
+
+Facts: docs/bitbucket-api-tokens.md, sections 1 to 4. Scopes cannot be edited, so the fix for
+a missing scope is always a new token, with every scope that is needed plus the Bitbucket
+scopes the old one had.
+"""
+
+from __future__ import annotations
+
+from git_credential_bbtoken import scopes as sc
+from git_credential_bbtoken.common import APP_PASSWORDS_REMOVED, TOKEN_PAGE, TOKEN_USERNAME
+from git_credential_bbtoken.explain import (
+    NOTE,
+    WARNING,
+    Explanation,
+    date_text,
+    doctor_command,
+    login_command,
+    looks_like_app_password,
+    looks_like_email,
+    new_token_fix,
+    scopes_for_new_token,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime
+    from typing import Iterable
+
+# Explanation ids: stable names that callers, tests and the metadata file refer to.
+TOKEN_REJECTED = "token-rejected"  # noqa: S105 - an id
+EMAIL_AS_GIT_USERNAME = "email-as-git-username"
+REST_NEEDS_EMAIL = "rest-needs-email"
+READ_MISSING = "read-missing"
+WRITE_MISSING = "write-missing"
+IDENTITY_MISSING = "identity-missing"
+NO_BITBUCKET_SCOPES = "no-bitbucket-scopes"
+APP_PASSWORD_RETIRED = "app-password-retired"  # noqa: S105 - an id
+NO_ACCESS = "no-access"
+EXPIRED = "expired"
+EXPIRES_SOON = "expires-soon"
+NOTHING_CHECKED = "nothing-checked"
+
+
+def _scope_lines(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f"Needs {sc.describe_scope(name)}." for name in names)
+
+
+def _has_line(granted: Iterable[str] | None) -> tuple[str, ...]:
+    if granted is None:
+        return ()
+    names = sc.sort_scopes(sc.normalize_scopes(granted))
+    return ("The token has: " + (", ".join(names) if names else "no scopes") + ".",)
+
+
+def token_rejected(url: str, username: str | None = None, status: int = 401) -> Explanation:
+    """401 from git or REST: the token or the username was refused; list the likely causes."""
+    causes = [
+        "  - it was created without Bitbucket scopes (plain \"Create API token\", or Jira/"
+        "Confluence scopes only)",
+        "  - it has expired or was revoked",
+        "  - it was mistyped or cut short when pasted",
+    ]
+    if username and username != TOKEN_USERNAME:
+        causes.append(f"  - the username \"{username}\" is not your Bitbucket username "
+                      f"(or use {TOKEN_USERNAME})")
+    causes.append("  - your account has no access to this repository")
+    return Explanation(
+        id=TOKEN_REJECTED,
+        summary=f"Bitbucket rejected the token for {url} ({status}).",
+        details=("Likely causes:", *causes),
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def email_as_git_username(url: str, username: str) -> Explanation:
+    """git sent the Atlassian email as the username: git over HTTPS refuses it with 401."""
+    return Explanation(
+        id=EMAIL_AS_GIT_USERNAME,
+        summary=f"git used your email ({username}) as the username for {url}; Bitbucket "
+                "refuses it for git (401).",
+        details=(f"With an API token git needs your Bitbucket username or {TOKEN_USERNAME};",
+                 "the Atlassian email is only for the REST API (--email)."),
+        fix=(f"Fix: run: {login_command(url, '--username', TOKEN_USERNAME, '--email', username)}",
+             "  and remove the email from the remote URL if it is there (see `git remote -v`)."),
+    )
+
+
+def rest_needs_email(url: str, name: str, git_accepted: bool | None = None) -> Explanation:
+    """REST answered 401 to `name:token`: REST wants the Atlassian email, not the username."""
+    if looks_like_email(name):
+        summary = f"The Bitbucket REST API rejected {name} with this token (401)."
+        details: tuple[str, ...] = (
+            ("git accepted the token, so " if git_accepted else "")
+            + f"check that {name} is the email of the Atlassian account that made the token.",
+        )
+    else:
+        summary = (f"The Bitbucket REST API rejected \"{name}\" (401): it needs your Atlassian "
+                   "account email, not the Bitbucket username.")
+        details = (f"git itself uses the Bitbucket username or {TOKEN_USERNAME}; REST uses the "
+                   "email.",)
+    return Explanation(
+        id=REST_NEEDS_EMAIL, summary=summary, details=details,
+        fix=(f"Fix: run: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}",),
+        severity=WARNING,
+    )
+
+
+def read_missing(url: str, granted: Iterable[str] | None = None) -> Explanation:
+    """Write-only or admin-only token: clone/fetch answer 403 (no scope includes another)."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    needed = [sc.READ_REPOSITORY]
+    if have and sc.WRITE_REPOSITORY in have:
+        needed.append(sc.WRITE_REPOSITORY)
+    return Explanation(
+        id=READ_MISSING,
+        summary=f"The token cannot clone or fetch {url}: it lacks {sc.READ_REPOSITORY} (403).",
+        details=(*_scope_lines([sc.READ_REPOSITORY]),
+                 f"{sc.WRITE_REPOSITORY} and {sc.ADMIN_REPOSITORY} do not include read.",
+                 *_has_line(have)),
+        fix=new_token_fix(url, scopes_for_new_token(needed, have)),
+    )
+
+
+def write_missing(url: str, granted: Iterable[str] | None = None,
+                  maybe_permission: bool = False) -> Explanation:
+    """Read-only token used for push: git-receive-pack answers 403."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    details = [*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have)]
+    if maybe_permission:
+        details.append(f"If the token does have {sc.WRITE_REPOSITORY}, your account may lack "
+                       "write access to this repository: ask a workspace admin.")
+    return Explanation(
+        id=WRITE_MISSING,
+        summary=f"The token cannot push to {url}: it lacks {sc.WRITE_REPOSITORY} (403).",
+        details=tuple(details),
+        fix=new_token_fix(url, scopes_for_new_token(
+            [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY], have)),
+        severity=WARNING,
+    )
+
+
+def identity_missing(url: str, granted: Iterable[str] | None = None) -> Explanation:
+    """No read:user: git works, but tools that call GET /2.0/user do not."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    return Explanation(
+        id=IDENTITY_MISSING,
+        summary=f"The token lacks {sc.READ_USER}: git works, but Sourcetree, Fork and IDE "
+                "account panels cannot check who you are.",
+        details=(*_scope_lines([sc.READ_USER]), *_has_line(have)),
+        fix=new_token_fix(url, scopes_for_new_token([sc.READ_USER], have),
+                          lead="Fix, if you use those tools"),
+        severity=NOTE,
+    )
+
+
+def no_bitbucket_scopes(url: str, granted: Iterable[str] = ()) -> Explanation:
+    """The token has scopes, but none for Bitbucket (e.g. Jira only): 401 everywhere."""
+    return Explanation(
+        id=NO_BITBUCKET_SCOPES,
+        summary="The token has no Bitbucket scopes, so Bitbucket rejects it everywhere (401).",
+        details=(*_has_line(granted),
+                 "Tokens from the plain \"Create API token\" button have no scopes at all."),
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def app_password_retired(url: str, username: str | None = None,
+                         status: int = 410) -> Explanation:
+    """A retired app password (410, or 401 with a short secret and a username)."""
+    who = f" for {username}" if username else ""
+    if status == 410:
+        summary = (f"Bitbucket refused an app password{who} on {url} (410): app passwords were "
+                   f"removed on {APP_PASSWORDS_REMOVED}; only API tokens work now.")
+    else:
+        # Only a hint (see looks_like_app_password): say "looks like", not "is".
+        summary = (f"Bitbucket rejected the password{who} on {url} ({status}); it looks like an "
+                   f"app password, and app passwords were removed on {APP_PASSWORDS_REMOVED}.")
+    return Explanation(
+        id=APP_PASSWORD_RETIRED,
+        summary=summary,
+        details=("Another credential helper (osxkeychain, manager, store) may still hold it;",
+                 f"`{doctor_command(url)}` shows which helpers git asks first."),
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def no_access(url: str, status: int = 404, username: str | None = None) -> Explanation:
+    """The token works (or may) but does not reach this workspace or repository."""
+    details = ["A token reaches only the workspaces and repositories its Atlassian account "
+               "can see.", "Check the URL for typos and your access on bitbucket.org."]
+    if username and username != TOKEN_USERNAME:
+        details.append(f"Or \"{username}\" is not your Bitbucket username: use yours, or "
+                       f"{TOKEN_USERNAME}.")
+    return Explanation(
+        id=NO_ACCESS,
+        summary=f"The token is not valid for {url} ({status}): no such repository, or your "
+                "account has no access to it.",
+        details=tuple(details),
+        fix=("Fix: if another account has access, create the token as that account at",
+             f"  {TOKEN_PAGE}", f"  then run: {login_command(url)}"),
+    )
+
+
+def expired(url: str, date: datetime.date | str) -> Explanation:
+    """Past the expiry date the user gave: Bitbucket will answer 401."""
+    return Explanation(
+        id=EXPIRED,
+        summary=f"The token for {url} expired on {date_text(date)}; Bitbucket will reject it "
+                "(401).",
+        fix=new_token_fix(url, [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]),
+    )
+
+
+def expires_soon(url: str, date: datetime.date | str, days: int) -> Explanation:
+    """A warning ahead of the expiry date; Bitbucket itself never tells a client."""
+    when = "today" if days <= 0 else ("tomorrow" if days == 1 else f"in {days} days")
+    return Explanation(
+        id=EXPIRES_SOON,
+        summary=f"The token for {url} expires {when} ({date_text(date)}).",
+        fix=("Fix: before then, create a new token at", f"  {TOKEN_PAGE}",
+             f"  and run: {login_command(url)}"),
+        severity=WARNING,
+    )
+
+
+def nothing_checked(url: str) -> Explanation:
+    """No repository in the URL and no email: there is nothing safe to probe."""
+    return Explanation(
+        id=NOTHING_CHECKED,
+        summary=f"The token for {url} was stored without checking it: the URL names no "
+                "repository and no --email was given.",
+        fix=(f"Check it with: {doctor_command(url.rstrip('/') + '/WORKSPACE/REPO')}",
+             f"  or log in with --email: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}"),
+        severity=NOTE,
+    )
+
+
+def for_rejection(url: str, username: str | None, secret: str | None,
+                  status: int = 401) -> Explanation:
+    """The best explanation for a 401/410 from git: the most specific likely cause first."""
+    if status == 410:
+        return app_password_retired(url, username, status)
+    if looks_like_email(username):
+        return email_as_git_username(url, username or "")
+    if username and username != TOKEN_USERNAME and looks_like_app_password(secret):
+        return app_password_retired(url, username, status)
+    return token_rejected(url, username, status)

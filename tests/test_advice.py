@@ -1,0 +1,194 @@
+"""What `get` decides before serving a stored Bitbucket token (`advice.Decision`), and how
+`helper.get` carries it out: in-process, with the real git config and the file store."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from git_credential_bbtoken import advice, console, helper
+from git_credential_bbtoken.context import Request, make_request
+from git_credential_bbtoken.protocol import Credential, read_record
+from git_credential_bbtoken.storage.store import CredentialStore, Entry
+
+TOKEN = "ATATT3x-advice-token-" + "k" * 30  # noqa: S105 - fake
+R = "read:repository:bitbucket"
+W = "write:repository:bitbucket"
+DAY = 86400
+
+
+@pytest.fixture(autouse=True)
+def file_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("BBTOKEN_DATA_DIR", str(tmp_path))
+    subprocess.run(["git", "config", "--global", "bbtoken.https://bitbucket.org.store", "file"],
+                   check=True)
+    return tmp_path
+
+
+def request() -> Request:
+    made = make_request(Credential(protocol="https", host="bitbucket.org", path="ws/repo.git"))
+    assert made is not None and made.config.kind == "cloud"
+    return made
+
+
+def entry(username: str = "x-bitbucket-api-token-auth", **fields: object) -> Entry:
+    return Entry(protocol="https", host="bitbucket.org", path="ws", username=username,
+                 backend="file", kind="cloud", **fields)
+
+
+def today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def test_expired_token_is_skipped_with_the_expired_text() -> None:
+    decision = advice.before_answer(entry(expiry=1_000_000_000), TOKEN, request())
+    assert decision.action == advice.SKIP
+    assert decision.warned_on is None
+    [text] = decision.texts()
+    assert text.startswith("The token for https://bitbucket.org/ws expired on 2001-09-09;")
+    assert "git credential-bbtoken login https://bitbucket.org/ws" in text
+
+
+@pytest.mark.parametrize(("operation", "action"), [("push", advice.QUIT),
+                                                   ("fetch", advice.ANSWER)])
+def test_known_push_failure_quits_a_push_only(monkeypatch: pytest.MonkeyPatch, operation: str,
+                                              action: str) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", operation)
+    decision = advice.before_answer(entry(validation={"scopes": [R], "can_clone": True}),
+                                    TOKEN, request())
+    assert decision.action == action
+    texts = decision.texts()
+    if action == advice.QUIT:
+        assert len(texts) == 1
+        assert texts[0].startswith("The token cannot push to https://bitbucket.org/ws/repo: "
+                                   f"it lacks {W} (403).")
+    else:
+        assert texts == []
+
+
+def test_token_that_cannot_clone_quits_even_a_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    decision = advice.before_answer(entry(validation={"scopes": [W]}), TOKEN, request())
+    assert decision.action == advice.QUIT
+    assert f"it lacks {R} (403)" in decision.texts()[0]
+
+
+def test_expiry_warning_is_a_note_and_a_day_to_record() -> None:
+    soon = entry(expiry=int(time.time()) + 3 * DAY)
+    decision = advice.before_answer(soon, TOKEN, request())
+    assert (decision.action, decision.warned_on) == (advice.ANSWER, today())
+    [line] = decision.texts()
+    assert "expires in 3 days" in line and "\n" not in line
+    assert line.endswith("Renew it: git credential-bbtoken login https://bitbucket.org/ws")
+    soon.expiry_warned_on = today()
+    again = advice.before_answer(soon, TOKEN, request())
+    assert (again.action, again.notes, again.warned_on) == (advice.ANSWER, (), None)
+
+
+def test_expiry_warning_comes_before_the_reason_to_quit(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "push")
+    decision = advice.before_answer(
+        entry(expiry=int(time.time()) + 2 * DAY, validation={"can_clone": True,
+                                                             "can_push": False}),
+        TOKEN, request())
+    assert (decision.action, decision.warned_on) == (advice.QUIT, today())
+    first, second = decision.texts()
+    assert "expires in 2 days" in first and "cannot push" in second
+
+
+def test_app_password_in_an_old_entry_quits() -> None:
+    decision = advice.before_answer(entry(username="alice"), "ABCDEFGHabcdefgh1234", request())
+    assert decision.action == advice.QUIT
+    assert decision.texts()[0].startswith("the secret stored for https://bitbucket.org/ws "
+                                          "(alice) looks like an app password;")
+
+
+# -- carried out by helper.get ----------------------------------------------------------------
+
+
+def get(record: str) -> tuple[str, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    status = helper.get(read_record(record.encode()),
+                        console.Io(stdin=io.BytesIO(), stdout=out, stderr=err))
+    assert status == 0
+    return out.getvalue().decode(), err.getvalue()
+
+
+RECORD = "protocol=https\nhost=bitbucket.org\npath=ws/repo.git\n\n"
+
+
+def test_get_says_the_warning_once_and_records_it() -> None:
+    store = CredentialStore(lambda text: None)
+    store.put(entry(expiry=int(time.time()) + 3 * DAY), TOKEN)
+    out, err = get(RECORD)
+    assert f"password={TOKEN}\n" in out
+    assert err.startswith("bbtoken: The token for https://bitbucket.org/ws expires in 3 days")
+    assert err.count("\n") == 1
+    assert [e.expiry_warned_on for e in store.entries()] == [today()]
+    out, err = get(RECORD)
+    assert f"password={TOKEN}\n" in out and err == ""
+
+
+def test_get_quits_a_push_that_must_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "push")
+    CredentialStore(lambda text: None).put(entry(validation={"scopes": [R]}), TOKEN)
+    out, err = get(RECORD)
+    assert out == "quit=1\n"
+    assert err.startswith("bbtoken: The token cannot push to https://bitbucket.org/ws/repo")
+    assert all(line.startswith("bbtoken: ") for line in err.splitlines())
+    assert TOKEN not in err
+
+
+# -- nothing stored: asking (askpass, as git would run it) ------------------------------------
+
+
+def askpass(tmp_path: Path, username: str) -> str:
+    script = tmp_path / "askpass"
+    script.write_text(f"#!{sys.executable}\nimport sys\n"
+                      f"print({username!r} if sys.argv[1].startswith('Username') else {TOKEN!r})\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def nothing_stored(host: str, kind: str) -> Request:
+    # Nothing listens on port 9: the checks cannot answer, so nothing is stored.
+    for key, value in ((f"bbtoken.https://{host}.kind", kind),
+                       (f"bbtoken.https://{host}.apiUrl", f"https://{host}")):
+        subprocess.run(["git", "config", "--global", key, value], check=True)
+    made = make_request(Credential(protocol="https", host=host, path="ws/repo.git"))
+    assert made is not None and made.config.kind == kind
+    return made
+
+
+def test_an_email_typed_as_username_goes_to_the_checks(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, "alice@example.com"))
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    answer = advice.ask_for_token(nothing_stored("127.0.0.1:9", "cloud"), out,
+                                  CredentialStore(out.say))
+    assert answer == [("username", "x-bitbucket-api-token-auth"), ("password", TOKEN)]
+    said = out.stderr.getvalue()  # type: ignore[attr-defined]
+    assert said.startswith("bbtoken: no API token is stored for https://127.0.0.1:9/ws/repo.\n")
+    assert ("bbtoken: alice@example.com is an email: git over HTTPS refuses it; using "
+            "x-bitbucket-api-token-auth for git and the email for scope checks.\n") in said
+
+
+def test_datacenter_needs_a_username_to_ask_for_a_token(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, ""))
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    request = nothing_stored("127.0.0.1:9", "datacenter")
+    assert advice.ask_for_token(request, out, CredentialStore(out.say)) is None
+    said = out.stderr.getvalue()  # type: ignore[attr-defined]
+    assert said.startswith("bbtoken: no HTTP access token is stored for "
+                           "https://127.0.0.1:9/ws/repo.\nbbtoken: Create a personal one with "
+                           "REPO_READ at https://127.0.0.1:9/plugins/servlet/access-tokens/"
+                           "manage\n")
