@@ -164,14 +164,13 @@ def _expires_soon_texts(entry: Entry, days: int) -> list[str]:
 
         username = entry.username or None
         soon = datacenter.dc_expires_soon(entry.url, date, days, username)
-        renew = datacenter.dc_login_command(entry.url, username)
     else:
-        from git_credential_bbtoken import explain
         from git_credential_bbtoken.explain import cloud
 
         soon = cloud.expires_soon(entry.url, date, days)
-        renew = explain.login_command(entry.url)
-    return [soon.summary + f" Renew it: {renew}"]
+    # `rotate` replaces it wherever the same token is stored, after checking the new one.
+    return [soon.summary + f" Renew it: create a new token, then run: "
+            f"git credential-bbtoken rotate {entry.url}"]
 
 
 def _cannot_clone_texts(validation: dict[str, Any], url: str,

@@ -84,7 +84,8 @@ def test_expiry_warning_is_a_note_and_a_day_to_record() -> None:
     assert (decision.action, decision.warned_on) == (advice.ANSWER, today())
     [line] = decision.texts()
     assert "expires in 3 days" in line and "\n" not in line
-    assert line.endswith("Renew it: git credential-bbtoken login https://bitbucket.org/ws")
+    assert line.endswith("Renew it: create a new token, then run: "
+                         "git credential-bbtoken rotate https://bitbucket.org/ws")
     soon.expiry_warned_on = today()
     again = advice.before_answer(soon, TOKEN, request())
     assert (again.action, again.notes, again.warned_on) == (advice.ANSWER, (), None)
