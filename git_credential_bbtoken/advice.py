@@ -20,6 +20,7 @@ from git_credential_bbtoken.common import (
     EXPIRY_WARNING_DAYS,
     TOKEN_PAGE,
     TOKEN_USERNAME,
+    bbtoken_command,
     days_left,
     now_iso,
     utc_date_text,
@@ -170,7 +171,7 @@ def _expires_soon_texts(entry: Entry, days: int) -> list[str]:
         soon = cloud.expires_soon(entry.url, date, days)
     # `rotate` replaces it wherever the same token is stored, after checking the new one.
     return [soon.summary + f" Renew it: create a new token, then run: "
-            f"git credential-bbtoken rotate {entry.url}"]
+            f"{bbtoken_command('rotate', entry.url)}"]
 
 
 def _cannot_clone_texts(validation: dict[str, Any], url: str,

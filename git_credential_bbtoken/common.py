@@ -53,6 +53,23 @@ def parse_host(host: str) -> tuple[str, int | None] | None:
     return name.lower(), int(digits)
 
 
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "@%+=:,./_-")
+
+
+def shell_quote(word: str) -> str:
+    """`word` as one POSIX shell word, quoted only when it needs it (as shlex.quote, without
+    its `re`): a URL with `;`, `$(...)` or spaces in a suggested command stays one word."""
+    if word and set(word) <= _SHELL_SAFE:
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def bbtoken_command(*words: str) -> str:
+    """A `git credential-bbtoken ...` command to suggest, each word shell-quoted."""
+    return " ".join(["git credential-bbtoken", *(shell_quote(word) for word in words)])
+
+
 def is_cloud_host(host: str) -> bool:
     """bitbucket.org itself, on the https port: the host that is Bitbucket Cloud by default."""
     parsed = parse_host(host)

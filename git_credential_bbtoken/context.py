@@ -62,6 +62,24 @@ def transport_allowed(request: Request) -> bool:
     return request.protocol == "http" and is_loopback(request.host)
 
 
+def has_dot_segments(path: str | None) -> bool:
+    """`ws/../other/repo.git`, `./ws/repo`: a path whose meaning depends on who resolves it.
+    On Bitbucket hosts a stored path is a scope matched by prefix, so `..` would let a
+    workspace's token answer for another workspace."""
+    return any(segment in (".", "..") for segment in (path or "").split("/"))
+
+
+def refusal(request: Request) -> str | None:
+    """Why nothing may be served or stored for this request, in one line; None when it may."""
+    if not transport_allowed(request):
+        return (f"not using a Bitbucket token for {request.protocol}://{request.host}: tokens "
+                "are only sent over https (change the remote URL to https://...)")
+    if request.config.is_bitbucket and has_dot_segments(request.record.path):
+        return (f"not using a Bitbucket token for {request.url}: its path has '.' or '..' "
+                "segments, which Bitbucket paths never have")
+    return None
+
+
 def environment_username(kind: str, from_git: str | None = None) -> str | None:
     """The username BBTOKEN_TOKEN goes with: BBTOKEN_USERNAME, else git's, else the Cloud
     token name. None on Data Center: a token without a name there is a project or repository

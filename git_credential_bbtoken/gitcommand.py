@@ -16,7 +16,12 @@ FETCH = "fetch"
 UNKNOWN = "unknown"
 
 # Not `remote-https`/`remote-http`: the transport serves both directions; its parent decides.
-_READ_COMMANDS = {"fetch", "clone", "pull", "ls-remote", "submodule", "lfs"}
+_READ_COMMANDS = {"fetch", "clone", "pull", "ls-remote", "submodule"}
+# Git LFS runs as `git-lfs SUBCOMMAND` or `git lfs SUBCOMMAND`; its uploads are pushes (the
+# pre-push hook runs under `git push`, but its credential request comes from git-lfs).
+_LFS_PUSHES = {"push", "pre-push"}
+_LFS_READS = {"fetch", "pull", "clone", "checkout", "smudge", "filter-process", "post-checkout",
+              "post-merge"}
 MAX_DEPTH = 8
 
 # git's global options that take a value as the next argument: `git -C dir push` etc.
@@ -49,11 +54,16 @@ def classify(argv: list[str]) -> str:
     if program.endswith(".exe"):
         program = program[:-4]
     if program.startswith("git-") and program != "git-credential-bbtoken":
-        subcommand = program[4:]
+        subcommand, rest = program[4:], argv[1:]
     elif program == "git":
-        subcommand = _subcommand(argv[1:])
+        at = _subcommand_at(argv, 1)
+        subcommand, rest = (argv[at], argv[at + 1:]) if at >= 0 else ("", [])
     else:
         return UNKNOWN
+    if subcommand == "lfs":
+        at = _subcommand_at(rest, 0)
+        lfs = rest[at] if at >= 0 else ""
+        return PUSH if lfs in _LFS_PUSHES else FETCH if lfs in _LFS_READS else UNKNOWN
     if subcommand in ("push", "send-pack"):
         return PUSH
     if subcommand in _READ_COMMANDS:
@@ -61,9 +71,12 @@ def classify(argv: list[str]) -> str:
     return UNKNOWN
 
 
-def _subcommand(args: list[str]) -> str:
+def _subcommand_at(args: list[str], start: int) -> int:
+    """The index of the first word from `start` that is not an option (or an option's
+    value), or -1."""
     skip = False
-    for arg in args:
+    for index in range(start, len(args)):
+        arg = args[index]
         if skip:
             skip = False
             continue
@@ -72,8 +85,8 @@ def _subcommand(args: list[str]) -> str:
             continue
         if arg.startswith("-"):
             continue
-        return arg
-    return ""
+        return index
+    return -1
 
 
 def _ancestors() -> list[list[str]]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 
 from git_credential_bbtoken import debug
-from git_credential_bbtoken.common import TOKEN_USERNAME, now_iso, without_git_suffix
-from git_credential_bbtoken.context import (
-    Request,
-    environment_username,
-    make_request,
-    transport_allowed,
+from git_credential_bbtoken.common import (
+    TOKEN_USERNAME,
+    bbtoken_command,
+    now_iso,
+    without_git_suffix,
 )
+from git_credential_bbtoken.context import Request, environment_username, make_request, refusal
 from git_credential_bbtoken.matching import (
     bitbucket_store_scope,
     find_for_erase,
@@ -36,11 +36,6 @@ if TYPE_CHECKING:
 log = debug.getLogger(__name__)
 
 
-def _refuse_transport(request: Request, io: Io) -> None:
-    io.say(f"not using a Bitbucket token for {request.protocol}://{request.host}: tokens are "
-           "only sent over https (change the remote URL to https://...)")
-
-
 # -- get --------------------------------------------------------------------------------------
 
 
@@ -48,8 +43,9 @@ def get(record: Credential, io: Io) -> int:
     request = make_request(record)
     if request is None:
         return 0
-    if not transport_allowed(request):
-        _refuse_transport(request, io)
+    refused = refusal(request)
+    if refused is not None:
+        io.say(refused)
         return 0
     if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
         return _answer_from_environment(request, io)
@@ -84,6 +80,8 @@ def _answer_stored(entry: Entry, secret: str, refresh_token: str | None, record:
                    io: Io) -> int:
     if entry.authtype:
         log.debug("answering with the %s token stored for %s", entry.authtype, entry.url)
+        if "authtype" not in record.capabilities and entry.kind == "generic":
+            return 0  # as git's stores: this git cannot use it, so there is no answer
         return _answer_bearer(entry.authtype, secret, entry.expiry, record, io,
                               explain_url=entry.url)
     log.debug("answering with the credential stored for %s as %s", entry.url, entry.username)
@@ -124,7 +122,8 @@ def _record_expiry_warning(store: CredentialStore, entry: Entry, day: str) -> No
         stored.expiry_warned_on = day
 
     try:
-        store.update(entry, mark)
+        # Never waits for the lock: if a writer holds it, the warning is shown again later.
+        store.update_if_free(entry, mark)
     except Exception as exc:  # a warning shown twice is no reason to fail git
         log.debug("could not record the expiry warning: %s", type(exc).__name__)
 
@@ -171,8 +170,7 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
             io.say(f"a token is stored for {request.host} as {names[0]}, but git asks for user "
                    f"'{record.username}' (from the remote URL). Either remove "
                    f"'{record.username}@' from the remote URL, or store the token for that "
-                   f"name: git credential-bbtoken login {request.url} --username "
-                   f"{record.username}")
+                   f"name: {bbtoken_command('login', request.url, '--username', record.username)}")
             return 0
     if record.path is None and any(e.path for e in same_host):
         io.say(f"tokens are stored for workspaces of {request.host}, but git did not send the "
@@ -189,7 +187,7 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         # Nobody could be asked (CI, an IDE's background fetch): git will fail with its own
         # "could not read Username"; one line says what to do about it.
         where = without_git_suffix(request.url)
-        io.say(f"no token is stored for {where}; run: git credential-bbtoken login {where}")
+        io.say(f"no token is stored for {where}; run: {bbtoken_command('login', where)}")
     return 0
 
 
@@ -214,16 +212,22 @@ def _answer_from_environment(request: Request, io: Io) -> int:
 
 def store(record: Credential, io: Io) -> int:
     request = make_request(record)
-    if request is None or record.username is None or record.password is None:
+    # A password goes with a username; a Bearer credential (authtype + credential) may not.
+    bearer = record.password is None and bool(record.authtype) and record.credential is not None
+    if request is None or record.ephemeral:
+        return 0  # ephemeral: git marks credentials that must not outlive this request
+    if not bearer and (record.username is None or record.password is None):
         return 0
-    if record.ephemeral:
-        return 0  # git marks credentials that must not outlive this request
-    if not transport_allowed(request):
-        _refuse_transport(request, io)
+    refused = refusal(request)
+    if refused is not None:
+        io.say(refused)
         return 0
     if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
         return 0  # CI mode writes nothing to disk
-    debug.register_secret(record.password)
+    secret = record.credential if bearer else record.password
+    assert secret is not None
+    username = record.username or ""
+    debug.register_secret(secret)
     debug.register_secret(record.oauth_refresh_token)
 
     credentials = CredentialStore(io.say)
@@ -240,23 +244,25 @@ def store(record: Credential, io: Io) -> int:
     else:
         scope = normalize_path(record.path)
         current = next((e for e in entries if e.key == (request.protocol, request.host,
-                                                        scope, record.username)), None)
-    if current is not None and credentials.secret(current) == record.password:
+                                                        scope, username)), None)
+    if current is not None and credentials.secret(current) == secret:
         _store_unchanged(credentials, current, record)
         return 0
     entry = Entry(protocol=request.protocol, host=request.host, path=scope,
-                  username=record.username, backend=request.config.store, kind=kind,
-                  expiry=record.password_expiry_utc, stored_at=now_iso())
+                  username=username, backend=request.config.store, kind=kind,
+                  expiry=record.password_expiry_utc, stored_at=now_iso(),
+                  authtype=record.authtype if bearer else None)
     previous = next((e for e in entries if e.key == entry.key), None)
     if previous is not None:
         entry.email = previous.email  # a new token for the same login keeps its email
-    credentials.put(entry, record.password, record.oauth_refresh_token)
+    credentials.put(entry, secret, record.oauth_refresh_token)
     log.debug("stored a credential for %s as %s in %s", entry.url, entry.username,
               entry.backend)
-    if request.config.is_bitbucket:
+    # Cloud takes no Bearer tokens for git (facts §1): nothing to check for one there.
+    if request.config.is_bitbucket and (not bearer or kind == "datacenter"):
         from git_credential_bbtoken import advice
 
-        advice.after_new_token(entry, record.password, request, io, credentials)
+        advice.after_new_token(entry, secret, request, io, credentials)
     return 0
 
 
@@ -285,8 +291,8 @@ def _store_unchanged(credentials: CredentialStore, current: Entry, record: Crede
 
 def erase(record: Credential, io: Io) -> int:
     request = make_request(record)
-    if request is None:
-        return 0
+    if request is None or refusal(request) is not None:
+        return 0  # nothing was served for it, so nothing is removed
     debug.register_secret(record.password)
     debug.register_secret(record.credential)  # a rejected Bearer token comes back here
     if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):

@@ -186,3 +186,34 @@ def test_gits_own_battery_passes_unchanged(newer_git: str, secret_service: objec
     passed = [line for line in summary if line.startswith("ok ")]
     assert len(passed) >= 21, "\n".join(summary)
     assert not [line for line in summary if line.startswith("not ok")]
+
+
+# git's lib-credential.sh has a battery for Bearer credentials (authtype + credential) that
+# t0303 does not run. This runs it, unchanged, the way t0303 runs the others.
+AUTHTYPE_BATTERY = """#!/bin/sh
+test_description='external credential helper: authtype and credential (git 2.46+)'
+. ./test-lib.sh
+. "$TEST_DIRECTORY"/lib-credential.sh
+helper_test_clean "$GIT_TEST_CREDENTIAL_HELPER"
+helper_test_authtype "$GIT_TEST_CREDENTIAL_HELPER"
+helper_test_clean "$GIT_TEST_CREDENTIAL_HELPER"
+test_done
+"""
+
+
+def test_gits_own_authtype_battery_passes_unchanged(newer_git: str, secret_service: object,
+                                                    tmp_path: Path) -> None:
+    tests_dir = Path(newer_git).parent / "src" / "t"
+    if "helper_test_authtype" not in (tests_dir / "lib-credential.sh").read_text():
+        pytest.fail(f"{tests_dir} has no helper_test_authtype: git older than 2.46?")
+    script = tmp_path / "t0303-authtype.sh"
+    script.write_text(AUTHTYPE_BATTERY)
+    env = dict(os.environ, GIT_TEST_CREDENTIAL_HELPER="bbtoken",
+               TEST_OUTPUT_DIRECTORY=str(tmp_path))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    result = subprocess.run(["sh", str(script), "-v"], cwd=tests_dir, env=env,
+                            capture_output=True, text=True, timeout=600)
+    summary = [line for line in result.stdout.splitlines()
+               if line.startswith(("ok ", "not ok", "# passed", "# failed"))]
+    assert result.returncode == 0, "\n".join(summary) + result.stdout[-3000:]
+    assert len([line for line in summary if line.startswith("ok ")]) == 7, "\n".join(summary)

@@ -266,3 +266,88 @@ def test_get_reading_a_damaged_file_does_not_wait_for_a_writer() -> None:
     assert metadata.read_bytes() == b"{ damaged"  # left for a writer, or the next reader
     again = helper("get", GENERIC_GET)  # the lock is free now: set aside and said so
     assert "was damaged" in again.stderr and not metadata.exists()
+
+
+@pytest.mark.parametrize("path", ["ws/../other/repo.git", "ws/./repo.git", "../ws/repo.git",
+                                  "ws/repo.git/.."])
+def test_dot_segments_get_no_bitbucket_token(path: str) -> None:
+    """A token kept for workspace `ws` must not answer for `ws/../other`."""
+    login = helper("https://bitbucket.org/ws", args=["login", "--token-stdin"],
+                   input=TOKEN + "\n")
+    assert login.returncode == 0, login.stderr
+    got = helper("get", {"protocol": "https", "host": "bitbucket.org", "path": path})
+    assert "password" not in dict(parse_record(got.stdout))
+    assert "'.' or '..' segments" in got.stderr
+    stored_before = stored()
+    put = helper("store", {"protocol": "https", "host": "bitbucket.org", "path": path,
+                           "username": "x-bitbucket-api-token-auth", "password": "other"})
+    assert put.returncode == 0 and stored() == stored_before
+    assert helper("erase", {"protocol": "https", "host": "bitbucket.org", "path": path}
+                  ).returncode == 0
+    assert stored() == stored_before
+
+
+@pytest.mark.parametrize(("argv", "operation"), [
+    (["git-lfs", "pre-push", "origin", "https://bitbucket.org/ws/r.git"], "push"),
+    (["git", "lfs", "push", "origin", "main"], "push"),
+    (["/usr/bin/git-lfs", "filter-process"], "fetch"),
+    (["git", "-C", "lfs", "lfs", "push"], "push"),
+    (["git", "lfs", "fetch"], "fetch"),
+    (["git-lfs", "env"], "unknown"),
+])
+def test_git_lfs_uploads_are_pushes(argv: list[str], operation: str) -> None:
+    """`git lfs push` and the pre-push hook upload: a token that cannot push must be
+    explained there too, not taken for a fetch."""
+    from git_credential_bbtoken.gitcommand import classify
+
+    assert classify(argv) == operation
+
+
+def test_suggested_commands_are_shell_quoted() -> None:
+    """A URL with shell syntax in it (from a remote URL git decoded) stays one word when the
+    suggestion is pasted into a shell."""
+    path = "ws/$(touch pwned);x"
+    got = helper("get", {"protocol": "https", "host": "bitbucket.org", "path": path},
+                 env={"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": None, "SSH_ASKPASS": None})
+    line = next(line for line in got.stderr.splitlines() if "run: git credential-bbtoken" in line)
+    command = line.split("run: ", 1)[1]
+    import shlex
+
+    assert shlex.split(command) == ["git", "credential-bbtoken", "login",
+                                    f"https://bitbucket.org/{path}"]
+
+
+def test_the_expiry_note_never_waits_for_the_writers_lock(monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    """The once-a-day expiry note is written back without waiting: with another process
+    holding the lock (and the lock wait made endless), `get` still answers."""
+    import datetime
+    import io
+    import threading
+
+    from git_credential_bbtoken import cli
+    from git_credential_bbtoken.console import Io
+    from git_credential_bbtoken.storage import metadata
+
+    soon = (datetime.datetime.now(datetime.timezone.utc).date()
+            + datetime.timedelta(days=3)).isoformat()
+    login = helper("https://bitbucket.org/ws", args=["login", "--token-stdin", "--expires",
+                                                     soon], input=TOKEN + "\n")
+    assert login.returncode == 0, login.stderr
+    monkeypatch.setattr(metadata, "LOCK_TIMEOUT_SECONDS", 10.0 ** 6)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK,
+                               str(_data_dir() / "credentials.lock")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    out, err = io.BytesIO(), io.StringIO()
+    record = b"protocol=https\nhost=bitbucket.org\npath=ws/repo.git\n\n"
+    worker = threading.Thread(target=cli.main, args=(["get"], Io(io.BytesIO(record), out, err)),
+                              daemon=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        worker.start()
+        worker.join(120)  # a hang guard: with the old code this thread never ends
+        assert not worker.is_alive(), "get waited for the writers' lock"
+    finally:
+        holder.communicate("")
+    assert f"password={TOKEN}" in out.getvalue().decode()
+    assert "expires in 3 days" in err.getvalue()

@@ -30,7 +30,12 @@ from git_credential_bbtoken.commands.repair import (
     run_repairs,
     secrets_in_remotes,
 )
-from git_credential_bbtoken.common import DOCTOR_EXPIRY_WARNING_DAYS, days_left, utc_date_text
+from git_credential_bbtoken.common import (
+    DOCTOR_EXPIRY_WARNING_DAYS,
+    bbtoken_command,
+    days_left,
+    utc_date_text,
+)
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
 from git_credential_bbtoken.gitconfig import HostConfig, run_git
@@ -194,7 +199,7 @@ def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
     url = f"{protocol}://{host}"
     helpers, answered = helper_chain(protocol, host, path)
     names = [_helper_name(h) for h in helpers]
-    setup_fix = f"run: git credential-bbtoken setup {url}  (git then uses only bbtoken there)"
+    setup_fix = f"run: {bbtoken_command('setup', url)}  (git then uses only bbtoken there)"
     if not helpers:
         return [Check("helpers", PROBLEM, f"git runs no credential helper for {url}",
                       [setup_fix])]
@@ -327,7 +332,7 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
         now = time.time()
         days = days_left(entry.expiry, now)
         date = utc_date_text(entry.expiry)
-        rotate = f"create a new token, then run: git credential-bbtoken rotate {url}"
+        rotate = f"create a new token, then run: {bbtoken_command('rotate', url)}"
         if entry.expiry <= now:
             checks.append(Check("expiry", PROBLEM, f"the token expired on {date}", [rotate]))
         elif days <= DOCTOR_EXPIRY_WARNING_DAYS:

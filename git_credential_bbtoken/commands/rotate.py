@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from git_credential_bbtoken import checks
 from git_credential_bbtoken.commands.inputs import parse_expiry, parse_scope_url, read_token
-from git_credential_bbtoken.common import TOKEN_PAGE, now_iso, origin_url
+from git_credential_bbtoken.common import TOKEN_PAGE, bbtoken_command, now_iso, origin_url
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import request_for_url
 from git_credential_bbtoken.errors import CommandFailed, UsageError
@@ -40,7 +40,7 @@ def rotate(options: argparse.Namespace, io: Io) -> int:
              and (options.username is None or e.username == options.username)]
     if not under:
         raise CommandFailed(f"nothing is stored for {url} or below it; store a token with: "
-                            f"git credential-bbtoken login {url}")
+                            f"{bbtoken_command('login', url)}")
     old = _choose_old_token(store, under, url, io)
     targets = [e for e in everything if _secret(store, e) == old]
     token = read_token(io, options.token_stdin, f"New token for {url}: ")
@@ -89,7 +89,7 @@ def _choose_old_token(store: CredentialStore, under: list[Entry], url: str, io: 
             groups.setdefault(secret, []).append(entry)
     if not groups:
         raise CommandFailed(f"the tokens stored for {url} are missing from the secret store; "
-                            f"store a new one with: git credential-bbtoken login {url}")
+                            f"store a new one with: {bbtoken_command('login', url)}")
     choices = list(groups.items())
     if len(choices) == 1:
         return choices[0][0]

@@ -16,7 +16,7 @@ every text is short, names the exact scope strings, and ends with the fix.
 from __future__ import annotations
 
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.common import DEFAULT_URL, TOKEN_PAGE
+from git_credential_bbtoken.common import DEFAULT_URL, TOKEN_PAGE, bbtoken_command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,11 +123,11 @@ def looks_like_app_password(secret: str | None) -> bool:
 
 
 def login_command(url: str | None = None, *extra: str) -> str:
-    return " ".join(["git credential-bbtoken login", url or DEFAULT_URL, *extra])
+    return bbtoken_command("login", url or DEFAULT_URL, *extra)
 
 
 def doctor_command(url: str | None = None) -> str:
-    return " ".join(["git credential-bbtoken doctor", url or DEFAULT_URL])
+    return bbtoken_command("doctor", url or DEFAULT_URL)
 
 
 def scopes_for_new_token(needed: Iterable[str], granted: Iterable[str] | None = None) -> list[str]:
