@@ -36,7 +36,8 @@ SECRET = "to-be-stolen-0xC0FFEE"  # noqa: S105 - a canary, not a secret
 CLOUD = "127.0.0.1:9"  # a Bitbucket-kind host with nothing listening: validation ends at once
 CLOUD_SECRET = "ATATT-cloud-canary-0123456789"  # noqa: S105
 
-FUZZ = settings(derandomize=True, max_examples=200, deadline=None, database=None,
+# On top of the suite's profile (tests/conftest.py: derandomised, no deadline, no database).
+FUZZ = settings(max_examples=200,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 SMALL = settings(FUZZ, max_examples=60)
