@@ -7,14 +7,17 @@ stored.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rig.askpass import Askpass
+from rig.gitrun import CredentialResult, credential
 from rig.server import BitbucketServer
 
 READ = "read:repository:bitbucket"
@@ -257,3 +260,83 @@ def test_store_checks_a_new_token_once(server: BitbucketServer) -> None:
     again = run("git", "credential", "approve", input=record)
     assert again.stderr == ""
     assert server.requests == []  # an unchanged token is not checked again
+
+
+# -- what must never happen, the way users would meet it ---------------------------------------
+
+
+def fill(server: BitbucketServer, path: str = "acme/widgets.git",
+         env: dict[str, str] | None = None, protocol: str = "https",
+         host: str | None = None) -> CredentialResult:
+    """`git credential fill` through bbtoken (setup's helper config), nobody to ask."""
+    host = host or server.url.split("://", 1)[1]
+    return credential("fill", {"protocol": protocol, "host": host, "path": path}, env=env)
+
+
+def test_logout_removes_what_login_stored(server: BitbucketServer,
+                                          secret_service: Any) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    url = f"{server.url}/acme/widgets"
+    assert login(server, GOOD).returncode == 0
+    assert [row["url"] for row in listed()] == [url]
+    assert fill(server).fields["password"] == GOOD
+
+    logout = bbtoken("logout", url)
+    assert logout.returncode == 0, logout.stderr
+    assert f"removed the token for {url} (x-bitbucket-api-token-auth)" in logout.stderr
+    assert listed() == []
+    assert secret_service.items() == []  # the token itself is gone, not just its entry
+    after = fill(server)
+    assert after.returncode != 0 and "password" not in after.fields
+    assert f"no token is stored for {url}" in after.stderr
+    # Nothing left to remove.
+    again = bbtoken("logout", url)
+    assert again.returncode == 0 and f"nothing is stored for {url}" in again.stderr
+
+
+@pytest.mark.parametrize(("days", "warns"), [(5, True), (7, True), (8, False)])
+def test_expiry_warning_window_is_seven_days(server: BitbucketServer, days: int,
+                                             warns: bool) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    expires = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days)
+    assert login(server, GOOD, "--expires", expires.isoformat()).returncode == 0
+    got = fill(server)
+    assert got.returncode == 0 and got.fields["password"] == GOOD, got.stderr
+    if warns:
+        assert f"expires in {days} days ({expires})" in got.stderr, got.stderr
+        assert len(got.stderr.splitlines()) == 1
+    else:
+        assert got.stderr == ""
+
+
+PLAIN_HTTP = "tokens are only sent over https"
+
+
+def test_environment_token_is_not_sent_to_bitbucket_org_over_http() -> None:
+    # bitbucket.org is Bitbucket Cloud without any configuration: its token must not go out
+    # in clear text, even in CI mode. Nothing is contacted: the helper refuses first.
+    env = dict(os.environ, BBTOKEN_TOKEN=GOOD)
+    result = credential("fill", {"protocol": "http", "host": "bitbucket.org",
+                                 "path": "acme/widgets.git"}, env=env)
+    assert "password" not in result.fields and GOOD not in str(result)
+    assert result.returncode != 0  # git found no credential and could ask nobody
+    assert f"not using a Bitbucket token for http://bitbucket.org: {PLAIN_HTTP}" in result.stderr
+    # The same request over https is served.
+    served = credential("fill", {"protocol": "https", "host": "bitbucket.org",
+                                 "path": "acme/widgets.git"}, env=env)
+    assert served.returncode == 0 and served.fields["password"] == GOOD
+
+
+def test_stored_token_is_not_sent_over_http(secret_service: Any) -> None:
+    # A token kept for http://bitbucket.org (an older version, a hand-edited store) stays
+    # where it is. Stored here as `login` would, straight into the store.
+    code = ("from git_credential_bbtoken.storage.store import CredentialStore, Entry\n"
+            "CredentialStore(print).put(Entry('http', 'bitbucket.org', 'acme', "
+            f"'x-bitbucket-api-token-auth', kind='cloud'), {GOOD!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert [item["secret"] for item in secret_service.items()] == [GOOD]
+    result = credential("fill", {"protocol": "http", "host": "bitbucket.org",
+                                 "path": "acme/widgets.git"},
+                        extra_config=["credential.useHttpPath=true"])
+    assert "password" not in result.fields and GOOD not in str(result)
+    assert PLAIN_HTTP in result.stderr
