@@ -37,7 +37,7 @@ SERVICE = "git-credential-bbtoken:"
 class MemoryKeyring(KeyringBackend):
     """A keyring held in a dict: {(service, username): password}."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,12 +85,14 @@ def record(**fields: str) -> bytes:
 
 
 def run(action: str, data: bytes) -> Result:
-    console = Io(stdin=BytesIO(data), stdout=BytesIO(), stderr=StringIO(),
-                 getpass=never_asked)
-    status = cli.main([action], console)
-    stdout = console.stdout.getvalue()  # type: ignore[attr-defined]
-    answer = [tuple(line.split("=", 1)) for line in stdout.decode().splitlines()]
-    return Result(status, answer, stdout, console.stderr.getvalue())  # type: ignore[arg-type]
+    """`git-credential-bbtoken ACTION` with `data` on stdin, as the console script runs it."""
+    stdout, stderr = BytesIO(), StringIO()
+    status = cli.main([action], Io(stdin=BytesIO(data), stdout=stdout, stderr=stderr,
+                                   getpass=never_asked))
+    out = stdout.getvalue()
+    answer = [(key, value) for key, _, value in
+              (line.partition("=") for line in out.decode().splitlines())]
+    return Result(status, answer, out, stderr.getvalue())
 
 
 def seed(memory: MemoryKeyring, path: str, token: str, protocol: str = "https",
@@ -233,9 +235,9 @@ def test_environment_token_goes_to_bitbucket_hosts_only(memory: MemoryKeyring,
     generic = run("get", record(protocol="https", host=GENERIC))
     assert generic.fields == {"username": "u", "password": "generic-secret"}
     elsewhere = run("get", record(protocol="https", host="elsewhere.example.com"))
-    assert elsewhere == (0, [], b"", "")
-    for result in (generic, elsewhere):
+    for result in [generic, elsewhere]:
         assert ENV_TOKEN.encode() not in result.stdout and ENV_TOKEN not in result.stderr
+    assert elsewhere == (0, [], b"", "")
 
 
 def test_environment_token_mode_stores_nothing_for_bitbucket(memory: MemoryKeyring,
