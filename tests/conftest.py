@@ -1,7 +1,12 @@
 """Fixtures every test reuses; the machinery lives in tests/rig (see its __init__.py).
 
 Autouse: each test runs isolated (tmp HOME, XDG dirs, empty global git config, no proxies or
-BBTOKEN_* from the caller) and talks to the rig's private Secret Service, emptied first.
+BBTOKEN_* from the caller, a working folder outside the checkout) and talks to the rig's
+private Secret Service, emptied first.
+
+For the whole run: hypothesis's profile (derandomised, no deadline); the package under test
+must be the installed wheel when tests/run.sh says so (BBTOKEN_TEST_INSTALL=wheel); and under
+BBTOKEN_REQUIRE_ALL=1 (CI) every skip is a failure (see rig/required.py).
 """
 
 from __future__ import annotations
