@@ -93,18 +93,27 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ss.Secr
 
 @pytest.fixture(autouse=True)
 def _keyring_wiring(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                    isolated_env: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+                    isolated_env: Path, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[None]:
     # Every test gets a private bus: never the developer's real keyring. Where gnome-keyring
     # is missing, the bus points nowhere and keyring falls back to its fail backend.
     if not ss.available():
         nowhere = tmp_path_factory.mktemp("nobus") / "nothing"
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={nowhere}")
+        yield
         return
     service: ss.SecretService = request.getfixturevalue("secret_service")
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", service.address)
     if service.is_locked():  # a test that locked it must not break the next one
         service.unlock()
     service.clear()
+    yield
+    # A daemon that died during this test fails this test, by name and with its log, and is
+    # started again: the tests after it must not all fail for the same reason.
+    crash = service.crash_report()
+    if crash is not None:
+        service.restart_keyring()
+        pytest.fail(f"the rig's Secret Service died during this test: {crash}", pytrace=False)
 
 
 @pytest.fixture

@@ -370,6 +370,18 @@ def test_secret_service_lock_and_unlock(secret_service) -> None:
     assert keyring_py("print(keyring.get_password('svc', 'alice'))").stdout == "s3cret\n"
 
 
+def test_a_dead_secret_service_is_reported_and_restarted(secret_service) -> None:
+    # What the autouse wiring does after a test during which gnome-keyring-daemon died.
+    assert secret_service.crash_report() is None
+    secret_service._keyring.kill()
+    secret_service._keyring.wait(timeout=10)
+    assert "exited with status -9" in secret_service.crash_report()
+    secret_service.restart_keyring()
+    assert secret_service.crash_report() is None
+    assert keyring_py("keyring.set_password('svc', 'alice', 'again')").returncode == 0
+    assert [item["secret"] for item in secret_service.items()] == ["again"]
+
+
 def test_no_keyring_gives_the_fail_backend(no_keyring) -> None:
     result = keyring_py("print(keyring.get_keyring())")
     assert "keyring.backends.fail.Keyring" in result.stdout, result.stderr
