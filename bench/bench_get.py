@@ -131,7 +131,8 @@ def inner(args: argparse.Namespace, work: Path) -> int:
         libsecret = build_libsecret(work)
         helper, python = install_helper(work, args.helper)
         # Timed for information only (no goal): the same install with an old pip's script,
-        # and the developer's editable install.
+        # and the developer's .venv (a wheel install from tests/run.sh, or an editable one with
+        # BBTOKEN_EDITABLE=1).
         others = {}
         if not args.helper:
             old_pip = helper.with_name(helper.name + "-old-pip")
@@ -144,7 +145,7 @@ def inner(args: argparse.Namespace, work: Path) -> int:
         others[FLOOR] = floor
         dev = REPO / ".venv/bin/git-credential-bbtoken"
         if dev.exists() and dev.resolve() != helper:
-            others["bbtoken fill, .venv editable"] = dev
+            others[f"bbtoken fill, .venv {venv_install_kind(REPO / '.venv')}"] = dev
         return run(args.runs, work, libsecret, helper, python, others, proxy)
     except SetupError as exc:
         print(f"bench: setup failed: {exc}", file=sys.stderr)
@@ -154,6 +155,13 @@ def inner(args: argparse.Namespace, work: Path) -> int:
         if keyring_daemon is not None:
             keyring_daemon.terminate()
             keyring_daemon.wait(timeout=10)
+
+
+def venv_install_kind(venv: Path) -> str:
+    """`editable` when the package is installed editable in `venv` (pip leaves a
+    `__editable__.*` file in site-packages), else `wheel`."""
+    return "editable" if any(venv.glob("lib/python*/site-packages/__editable__.*")) \
+        else "wheel"
 
 
 def start_keyring() -> subprocess.Popen:

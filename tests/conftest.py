@@ -1,22 +1,72 @@
 """Fixtures every test reuses; the machinery lives in tests/rig (see its __init__.py).
 
 Autouse: each test runs isolated (tmp HOME, XDG dirs, empty global git config, no proxies or
-BBTOKEN_* from the caller) and talks to the rig's private Secret Service, emptied first.
+BBTOKEN_* from the caller, a working folder outside the checkout) and talks to the rig's
+private Secret Service, emptied first.
+
+For the whole run: hypothesis's profile (derandomised, no deadline); the package under test
+must be the installed wheel when tests/run.sh says so (BBTOKEN_TEST_INSTALL=wheel); and under
+BBTOKEN_REQUIRE_ALL=1 (CI) every skip is a failure (see rig/required.py).
 """
 
 from __future__ import annotations
 
 import os
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
+from hypothesis import settings
 from rig import secret_service as ss
 from rig.askpass import Askpass
 from rig.certs import Certificates, make_certificates
 from rig.isolation import git_version, isolate
+from rig.required import REQUIRE_ALL, required, skip_or_fail
 from rig.server import BitbucketServer
+
+import git_credential_bbtoken
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+# Property tests run the same examples on every run and machine (a failure is reproducible, a
+# pass means the same as the last one), however slow a loaded CI machine is; no example
+# database is written (it would replay old failures from wherever the run started).
+settings.register_profile("bbtoken", derandomize=True, deadline=None, database=None)
+settings.load_profile("bbtoken")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """tests/run.sh says what it installed (BBTOKEN_TEST_INSTALL): with `wheel`, the package
+    under test must be the one installed in this venv, never the checkout's source folder
+    (as `python -m pytest` or a stray PYTHONPATH would make it)."""
+    claimed = os.environ.get("BBTOKEN_TEST_INSTALL")
+    package = Path(git_credential_bbtoken.__file__).resolve().parent
+    if claimed == "wheel":
+        site = Path(sysconfig.get_paths()["purelib"]).resolve()
+        if package.is_relative_to(CHECKOUT / "git_credential_bbtoken") \
+                or not package.is_relative_to(site):
+            raise pytest.UsageError(
+                f"BBTOKEN_TEST_INSTALL=wheel, but git_credential_bbtoken is imported from "
+                f"{package}, not from the installed wheel in {site}: run .venv/bin/pytest "
+                f"(tests/run.sh does), not `python -m pytest`, and keep the checkout off "
+                f"PYTHONPATH")
+    elif claimed not in (None, "editable"):
+        raise pytest.UsageError(f"BBTOKEN_TEST_INSTALL={claimed!r}: wheel or editable")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
+                              ) -> Iterator[None]:
+    """Under BBTOKEN_REQUIRE_ALL=1 (CI) no test may skip: a skip becomes a failure that says
+    why it wanted to skip."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and not hasattr(report, "wasxfail") and required("ALL"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {REQUIRE_ALL}=1 allows no skip here: {reason}"
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +81,8 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ss.Secr
     """The session's gnome-keyring on a private D-Bus: .address, .items(), .clear(),
     .lock(), .unlock(), .is_locked()."""
     if not ss.available():
-        message = "needs dbus-daemon and gnome-keyring-daemon (apt install dbus gnome-keyring)"
-        if os.environ.get("BBTOKEN_REQUIRE_KEYRING") == "1":
-            pytest.fail(message)  # CI: the real keyring tests must run, never skip
-        pytest.skip(message)
+        skip_or_fail("needs dbus-daemon and gnome-keyring-daemon (apt install dbus "
+                     "gnome-keyring)", "KEYRING")
     service = ss.SecretService(tmp_path_factory.mktemp("secret-service"))
     try:
         service.start()
@@ -45,18 +93,27 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ss.Secr
 
 @pytest.fixture(autouse=True)
 def _keyring_wiring(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                    isolated_env: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+                    isolated_env: Path, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[None]:
     # Every test gets a private bus: never the developer's real keyring. Where gnome-keyring
     # is missing, the bus points nowhere and keyring falls back to its fail backend.
     if not ss.available():
         nowhere = tmp_path_factory.mktemp("nobus") / "nothing"
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={nowhere}")
+        yield
         return
     service: ss.SecretService = request.getfixturevalue("secret_service")
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", service.address)
     if service.is_locked():  # a test that locked it must not break the next one
         service.unlock()
     service.clear()
+    yield
+    # A daemon that died during this test fails this test, by name and with its log, and is
+    # started again: the tests after it must not all fail for the same reason.
+    crash = service.crash_report()
+    if crash is not None:
+        service.restart_keyring()
+        pytest.fail(f"the rig's Secret Service died during this test: {crash}", pytrace=False)
 
 
 @pytest.fixture
@@ -105,13 +162,11 @@ def askpass(tmp_path_factory: pytest.TempPathFactory) -> Askpass:
 @pytest.fixture
 def newer_git() -> str:
     """The bin folder of a git >= 2.46 (BBTOKEN_NEWER_GIT); skipped without it, except in CI
-    (BBTOKEN_REQUIRE_NEWER_GIT=1) where a missing newer git is a failure."""
+    (BBTOKEN_REQUIRE_NEWER_GIT=1 or BBTOKEN_REQUIRE_ALL=1) where it is a failure."""
     folder = os.environ.get("BBTOKEN_NEWER_GIT")
     if folder:
         version = git_version(folder)
         assert version >= (2, 46), f"BBTOKEN_NEWER_GIT={folder} holds git {version}"
         return folder
-    reason = "needs a git >= 2.46: set BBTOKEN_NEWER_GIT to its bin folder (.ci/newer-git.sh)"
-    if os.environ.get("BBTOKEN_REQUIRE_NEWER_GIT") == "1":
-        pytest.fail(reason + " — required here (BBTOKEN_REQUIRE_NEWER_GIT=1)")
-    pytest.skip(reason)
+    skip_or_fail("needs a git >= 2.46: set BBTOKEN_NEWER_GIT to its bin folder "
+                 "(.ci/newer-git.sh)", "NEWER_GIT")

@@ -25,9 +25,6 @@ U = "read:user:bitbucket"
 WS = "read:workspace:bitbucket"
 TOKEN = "ATATT3xFfGF0" + "k" * 60  # noqa: S105 - a test token
 EMAIL = "alice@example.com"
-RIG = pathlib.Path(__file__).parent / "rig" / "server.py"
-needs_rig = pytest.mark.skipif(not RIG.exists(), reason="the shared test rig (tests/rig) is "
-                               "not there yet")
 
 
 def assert_no_secret(validation: bb.Validation, secret: str = TOKEN) -> None:
@@ -209,7 +206,6 @@ def rig(bitbucket: Any) -> Any:
     return bitbucket
 
 
-@needs_rig
 @pytest.mark.parametrize(("scopes", "clone", "push", "ids"), [
     ([R, W, U], True, True, []),
     ([R, U], True, False, [ex.WRITE_MISSING]),
@@ -246,7 +242,6 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
     assert_no_secret(v)
 
 
-@needs_rig
 def test_rig_git_only_and_username(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W])
     for username in ("alice", "x-bitbucket-api-token-auth"):
@@ -258,7 +253,6 @@ def test_rig_git_only_and_username(rig: Any) -> None:
     assert v.problem_ids == [ex.EMAIL_AS_GIT_USERNAME]
 
 
-@needs_rig
 @pytest.mark.parametrize("state", [{"expired": True}, {"revoked": True}])
 def test_rig_rejected_token(rig: Any, state: dict[str, bool]) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W], **state)
@@ -268,7 +262,6 @@ def test_rig_rejected_token(rig: Any, state: dict[str, bool]) -> None:
     assert_no_secret(v)
 
 
-@needs_rig
 def test_rig_unscoped_token_is_rejected(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[])
     v = bb.validate(rig_target(rig), "alice", TOKEN)
@@ -277,7 +270,6 @@ def test_rig_unscoped_token_is_rejected(rig: Any) -> None:
     assert "without Bitbucket scopes" in v.problems[0].text()
 
 
-@needs_rig
 def test_rig_app_password(rig: Any) -> None:
     secret = "ABCDEFGHabcdefgh1234"  # noqa: S105 - a test app password
     rig.add_app_password(secret, "alice")
@@ -288,7 +280,6 @@ def test_rig_app_password(rig: Any) -> None:
     assert_no_secret(v, secret)
 
 
-@needs_rig
 def test_rig_rest_needs_email_not_username(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
     v = bb.validate(rig_target(rig, None), "alice", TOKEN, email="alice")
@@ -296,7 +287,6 @@ def test_rig_rest_needs_email_not_username(rig: Any) -> None:
     assert v.scopes is None
 
 
-@needs_rig
 @pytest.mark.parametrize("headers", [True, False])
 def test_rig_rest_only(rig: Any, headers: bool) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, U, WS])
@@ -311,7 +301,6 @@ def test_rig_rest_only(rig: Any, headers: bool) -> None:
     assert len(rig.requests) <= 2
 
 
-@needs_rig
 @pytest.mark.parametrize("status", [404, 410])
 def test_rig_rest_gone_is_not_checked(rig: Any, status: int) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
@@ -326,7 +315,6 @@ def test_rig_rest_gone_is_not_checked(rig: Any, status: int) -> None:
     assert any(str(status) in r for r in v.not_checked)
 
 
-@needs_rig
 @pytest.mark.parametrize(("status", "expected"), [(429, ex.RATE_LIMITED), (503, ex.NOT_CHECKED),
                                                   (500, ex.NOT_CHECKED)])
 def test_rig_rest_trouble(rig: Any, status: int, expected: str) -> None:
@@ -338,7 +326,6 @@ def test_rig_rest_trouble(rig: Any, status: int, expected: str) -> None:
     assert "doctor" in v.problems[0].text()
 
 
-@needs_rig
 def test_rig_slow_rest_is_bounded(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
     rig.rest_delay = 5
@@ -348,7 +335,6 @@ def test_rig_slow_rest_is_bounded(rig: Any) -> None:
     assert v.scopes is None and v.problem_ids == [ex.NOT_CHECKED]
 
 
-@needs_rig
 def test_rig_slow_git_is_bounded(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
     rig.git_delay = 5
@@ -359,7 +345,6 @@ def test_rig_slow_git_is_bounded(rig: Any) -> None:
     assert any("time" in r for r in v.not_checked)
 
 
-@needs_rig
 def test_rig_tls_needs_the_ca_file(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
     target = bb.Target(rig.url, "acme/widgets", rig.api_url, None)
@@ -368,7 +353,6 @@ def test_rig_tls_needs_the_ca_file(rig: Any) -> None:
     assert "sslCAInfo" in v.problems[0].text()
 
 
-@needs_rig
 def test_rig_ca_bundle_from_environment(rig: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W])
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", rig.ca_file)
@@ -376,7 +360,6 @@ def test_rig_ca_bundle_from_environment(rig: Any, monkeypatch: pytest.MonkeyPatc
     assert v.can_clone is True
 
 
-@needs_rig
 def test_rig_unknown_repository(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W])
     v = bb.validate(rig_target(rig, "acme/nope"), "alice", TOKEN)

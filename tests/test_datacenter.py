@@ -19,7 +19,6 @@ import pytest
 from rig.certs import Certificates
 from rig.datacenter import DataCenterServer
 from rig.gitrun import credential
-from rig.isolation import git_version
 
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks.datacenter import DcTarget
@@ -219,20 +218,31 @@ def test_get_answers_bearer_only_when_git_announces_authtype(
     assert not [k for k, _ in answer if k == "password"]
 
 
+def fill_as_an_older_git(server: DataCenterServer, request: pytest.FixtureRequest, git: str,
+                         env: dict[str, str] | None = None) -> tuple[Any, str, int]:
+    """What a git older than 2.46 asks the helper: the record without
+    `capability[]=authtype`. `git credential fill` announces only the capabilities its input
+    does, so any git (the system one, or the newer one) asks exactly that here."""
+    bin_dir = request.getfixturevalue("newer_git") if git == "newer" else None
+    record = {"protocol": "https", "host": f"127.0.0.1:{server.port}",
+              "path": "scm/PROJ/widgets.git"}
+    return credential("fill", record, env=env, git_bin_dir=bin_dir)
+
+
+@pytest.mark.parametrize("git", ["system", "newer"])
 def test_older_git_is_told_instead_of_sending_a_password(datacenter: DataCenterServer,
-                                                         tmp_path: Path) -> None:
-    if git_version() >= (2, 46):
-        pytest.skip("the system git supports authtype; this checks an older one")
+                                                         request: pytest.FixtureRequest,
+                                                         git: str) -> None:
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
     assert login(datacenter, PROJECT, "--bearer").returncode == 0
     datacenter.clear_log()
-    clone = run("git", "clone", clone_url(datacenter), str(tmp_path / "w"))
-    assert clone.returncode != 0
-    assert "needs git 2.46 or newer" in clone.stderr
-    assert "extraHeader" in clone.stderr
-    assert "told us to quit" in clone.stderr
-    assert all(r.scheme is None for r in datacenter.requests)  # never sent as Basic
-    assert PROJECT not in clone.stderr
+    answer, stderr, status = fill_as_an_older_git(datacenter, request, git)
+    assert status != 0 and answer == []  # nothing git could send, as Basic or otherwise
+    assert "needs git 2.46 or newer" in stderr
+    assert "extraHeader" in stderr
+    assert "told us to quit" in stderr
+    assert datacenter.requests == []
+    assert PROJECT not in stderr
 
 
 # -- BBTOKEN_TOKEN (CI) on Data Center ---------------------------------------------------------
@@ -281,20 +291,20 @@ def test_doctor_checks_an_environment_project_token_as_bearer(
     assert PROJECT not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("git", ["system", "newer"])
 def test_environment_bearer_token_with_an_older_git_is_explained(
-        datacenter: DataCenterServer, tmp_path: Path) -> None:
-    if git_version() >= (2, 46):
-        pytest.skip("the system git supports authtype; this checks an older one")
+        datacenter: DataCenterServer, request: pytest.FixtureRequest, git: str) -> None:
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
     mark_datacenter(datacenter)
-    env = dict(os.environ, BBTOKEN_TOKEN=PROJECT)
     datacenter.clear_log()
-    clone = run("git", "clone", clone_url(datacenter), str(tmp_path / "w"), env=env)
-    assert clone.returncode != 0
-    assert "BBTOKEN_TOKEN, without BBTOKEN_USERNAME" in clone.stderr
-    assert "needs git 2.46 or newer" in clone.stderr and "BBTOKEN_USERNAME to its" in clone.stderr
-    assert all(r.scheme is None for r in datacenter.requests)  # never sent as Basic
-    assert PROJECT not in clone.stderr
+    answer, stderr, status = fill_as_an_older_git(datacenter, request, git,
+                                                  env={"BBTOKEN_TOKEN": PROJECT})
+    assert status != 0 and answer == []  # nothing git could send, as Basic or otherwise
+    assert "BBTOKEN_TOKEN, without BBTOKEN_USERNAME" in stderr
+    assert "needs git 2.46 or newer" in stderr and "BBTOKEN_USERNAME to its" in stderr
+    assert "told us to quit" in stderr
+    assert datacenter.requests == []
+    assert PROJECT not in stderr
 
 
 def test_username_in_the_url_with_a_bearer_token_is_explained(

@@ -7,14 +7,17 @@ stored.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rig.askpass import Askpass
+from rig.gitrun import CredentialResult, credential
 from rig.server import BitbucketServer
 
 READ = "read:repository:bitbucket"
@@ -69,18 +72,28 @@ def test_clone_and_push_with_a_stored_token(server: BitbucketServer, tmp_path: P
     assert all(r.path.startswith("/acme/widgets.git") for r in server.requests)
     assert {r.username for r in server.requests} <= {None, "x-bitbucket-api-token-auth"}
     (tmp_path / "w" / "new.txt").write_text("hello\n")
-    run("git", "-C", str(tmp_path / "w"), "add", "new.txt")
-    run("git", "-C", str(tmp_path / "w"), "-c", "user.name=t", "-c", "user.email=t@e",
-        "commit", "-m", "new")
+    assert run("git", "-C", str(tmp_path / "w"), "add", "new.txt").returncode == 0
+    assert run("git", "-C", str(tmp_path / "w"), "-c", "user.name=t", "-c", "user.email=t@e",
+               "commit", "-m", "new").returncode == 0
     push = run("git", "-C", str(tmp_path / "w"), "push", "origin", "HEAD")
     assert push.returncode == 0, push.stderr
+    # The commit really arrived.
+    head = run("git", "-C", str(tmp_path / "w"), "rev-parse", "HEAD").stdout
+    assert run("git", f"--git-dir={server.repos['acme/widgets']}", "rev-parse",
+               "main").stdout == head
 
 
 def test_clone_without_a_token_fails_cleanly(server: BitbucketServer, tmp_path: Path) -> None:
     clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
-    assert clone.returncode != 0
-    assert "Traceback" not in clone.stderr
-    assert "terminal prompts disabled" in clone.stderr
+    assert clone.returncode == 128
+    # bbtoken's one line says what to do, then git's own failure; nothing else.
+    url = f"{server.url}/acme/widgets"
+    assert clone.stderr.splitlines()[1:] == [
+        f"bbtoken: no token is stored for {url}; run: git credential-bbtoken login {url}",
+        f"fatal: could not read Username for '{url}.git': terminal prompts disabled"]
+    # Only git's first, anonymous request: nothing was sent in the helper's name.
+    assert [(r.username, r.status) for r in server.requests] == [(None, 401)]
+    assert listed() == []
 
 
 @pytest.mark.parametrize("scopes", [["admin:repository:bitbucket"], [WRITE]])
@@ -151,14 +164,16 @@ def test_push_with_a_read_only_token_is_explained_before_git_fails(
     clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"))
     assert clone.returncode == 0, clone.stderr
     (tmp_path / "w" / "f").write_text("x")
-    run("git", "-C", str(tmp_path / "w"), "add", "f")
-    run("git", "-C", str(tmp_path / "w"), "-c", "user.name=t", "-c", "user.email=t@e",
-        "commit", "-m", "x")
+    assert run("git", "-C", str(tmp_path / "w"), "add", "f").returncode == 0
+    assert run("git", "-C", str(tmp_path / "w"), "-c", "user.name=t", "-c", "user.email=t@e",
+               "commit", "-m", "x").returncode == 0
+    server.clear_log()
     push = run("git", "-C", str(tmp_path / "w"), "push", "origin", "HEAD")
     assert push.returncode != 0
     assert WRITE in push.stderr
     assert "told us to quit" in push.stderr
     assert "returned error: 403" not in push.stderr  # stopped before the doomed request
+    assert [r for r in server.requests if r.username is not None] == []  # nothing was sent
 
 
 def test_revoked_token_is_explained_and_removed(server: BitbucketServer,
@@ -220,15 +235,21 @@ def test_unreachable_api_ends_in_bounded_time(server: BitbucketServer) -> None:
     result = login(server, GOOD, "--email", "alice@example.com", path="acme")
     assert result.returncode == 0
     assert "does not mean the token is invalid" in result.stderr.lower()
+    # Kept, unchecked rather than judged.
+    [row] = listed()
+    assert (row["url"], row["email"], row["scopes"]) == (f"{server.url}/acme",
+                                                         "alice@example.com", None)
 
 
 def test_doctor_reports_good_and_read_only_tokens(server: BitbucketServer) -> None:
     server.add_token(GOOD, "alice", scopes=[READ, WRITE])
-    login(server, GOOD)
+    assert login(server, GOOD).returncode == 0
     good = bbtoken("doctor", f"{server.url}/acme/widgets")
     assert good.returncode == 0, good.stdout
+    assert good.stdout.splitlines()[-1] == "No problems found."
     server.add_token("ATATT-read-only-1111111111111111111111111", "alice", scopes=[READ])
-    login(server, "ATATT-read-only-1111111111111111111111111")
+    # Stored (it can clone), with a warning that it cannot push.
+    assert login(server, "ATATT-read-only-1111111111111111111111111").returncode == 0
     read_only = bbtoken("doctor", f"{server.url}/acme/widgets", "--json")
     assert read_only.returncode == 1
     report = json.loads(read_only.stdout)
@@ -238,12 +259,17 @@ def test_doctor_reports_good_and_read_only_tokens(server: BitbucketServer) -> No
 
 
 def test_environment_token_serves_ci_without_storing(server: BitbucketServer,
+                                                     secret_service: Any,
                                                      tmp_path: Path) -> None:
     server.add_token(GOOD, "alice", scopes=[READ])
     env = dict(os.environ, BBTOKEN_TOKEN=GOOD)
     clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"), env=env)
     assert clone.returncode == 0, clone.stderr
+    assert (tmp_path / "w" / "README.md").is_file()
+    # Sent with the Cloud token username (BBTOKEN_USERNAME unset), after the challenge.
+    assert {r.username for r in server.requests} == {None, "x-bitbucket-api-token-auth"}
     assert listed() == []
+    assert secret_service.items() == []
 
 
 def test_store_checks_a_new_token_once(server: BitbucketServer) -> None:
@@ -257,3 +283,83 @@ def test_store_checks_a_new_token_once(server: BitbucketServer) -> None:
     again = run("git", "credential", "approve", input=record)
     assert again.stderr == ""
     assert server.requests == []  # an unchanged token is not checked again
+
+
+# -- what must never happen, the way users would meet it ---------------------------------------
+
+
+def fill(server: BitbucketServer, path: str = "acme/widgets.git",
+         env: dict[str, str] | None = None, protocol: str = "https",
+         host: str | None = None) -> CredentialResult:
+    """`git credential fill` through bbtoken (setup's helper config), nobody to ask."""
+    host = host or server.url.split("://", 1)[1]
+    return credential("fill", {"protocol": protocol, "host": host, "path": path}, env=env)
+
+
+def test_logout_removes_what_login_stored(server: BitbucketServer,
+                                          secret_service: Any) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    url = f"{server.url}/acme/widgets"
+    assert login(server, GOOD).returncode == 0
+    assert [row["url"] for row in listed()] == [url]
+    assert fill(server).fields["password"] == GOOD
+
+    logout = bbtoken("logout", url)
+    assert logout.returncode == 0, logout.stderr
+    assert f"removed the token for {url} (x-bitbucket-api-token-auth)" in logout.stderr
+    assert listed() == []
+    assert secret_service.items() == []  # the token itself is gone, not just its entry
+    after = fill(server)
+    assert after.returncode != 0 and "password" not in after.fields
+    assert f"no token is stored for {url}" in after.stderr
+    # Nothing left to remove.
+    again = bbtoken("logout", url)
+    assert again.returncode == 0 and f"nothing is stored for {url}" in again.stderr
+
+
+@pytest.mark.parametrize(("days", "warns"), [(5, True), (7, True), (8, False)])
+def test_expiry_warning_window_is_seven_days(server: BitbucketServer, days: int,
+                                             warns: bool) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    expires = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days)
+    assert login(server, GOOD, "--expires", expires.isoformat()).returncode == 0
+    got = fill(server)
+    assert got.returncode == 0 and got.fields["password"] == GOOD, got.stderr
+    if warns:
+        assert f"expires in {days} days ({expires})" in got.stderr, got.stderr
+        assert len(got.stderr.splitlines()) == 1
+    else:
+        assert got.stderr == ""
+
+
+PLAIN_HTTP = "tokens are only sent over https"
+
+
+def test_environment_token_is_not_sent_to_bitbucket_org_over_http() -> None:
+    # bitbucket.org is Bitbucket Cloud without any configuration: its token must not go out
+    # in clear text, even in CI mode. Nothing is contacted: the helper refuses first.
+    env = dict(os.environ, BBTOKEN_TOKEN=GOOD)
+    result = credential("fill", {"protocol": "http", "host": "bitbucket.org",
+                                 "path": "acme/widgets.git"}, env=env)
+    assert "password" not in result.fields and GOOD not in str(result)
+    assert result.returncode != 0  # git found no credential and could ask nobody
+    assert f"not using a Bitbucket token for http://bitbucket.org: {PLAIN_HTTP}" in result.stderr
+    # The same request over https is served.
+    served = credential("fill", {"protocol": "https", "host": "bitbucket.org",
+                                 "path": "acme/widgets.git"}, env=env)
+    assert served.returncode == 0 and served.fields["password"] == GOOD
+
+
+def test_stored_token_is_not_sent_over_http(secret_service: Any) -> None:
+    # A token kept for http://bitbucket.org (an older version, a hand-edited store) stays
+    # where it is. Stored here as `login` would, straight into the store.
+    code = ("from git_credential_bbtoken.storage.store import CredentialStore, Entry\n"
+            "CredentialStore(print).put(Entry('http', 'bitbucket.org', 'acme', "
+            f"'x-bitbucket-api-token-auth', kind='cloud'), {GOOD!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert [item["secret"] for item in secret_service.items()] == [GOOD]
+    result = credential("fill", {"protocol": "http", "host": "bitbucket.org",
+                                 "path": "acme/widgets.git"},
+                        extra_config=["credential.useHttpPath=true"])
+    assert "password" not in result.fields and GOOD not in str(result)
+    assert PLAIN_HTTP in result.stderr

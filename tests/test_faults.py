@@ -24,6 +24,7 @@ from typing import Iterator
 
 import pytest
 from rig.certs import make_certificates
+from rig.required import skip_or_fail
 from rig.server import BitbucketServer
 
 from git_credential_bbtoken import cli
@@ -378,14 +379,16 @@ def test_unreadable_metadata(secret_service: object) -> None:
 @pytest.fixture
 def tiny_tmpfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A 64 KiB tmpfs as the data dir (BBTOKEN_DATA_DIR): a disk we can fill or make
-    read-only for real. Needs root and a kernel that lets us mount; skipped otherwise."""
+    read-only for real. Needs root and a kernel that lets us mount; skipped otherwise, except
+    where BBTOKEN_REQUIRE_TMPFS=1 or BBTOKEN_REQUIRE_ALL=1 (CI)."""
     mount = tmp_path / "mnt"
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs",
                              str(mount)], capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): the read-only and "
-                    "full-disk faults need one")
+        skip_or_fail(f"cannot mount a tmpfs here ({result.stderr.strip()}): the read-only and "
+                     "full-disk faults need one (root, and a container allowed to mount)",
+                     "TMPFS")
     monkeypatch.setenv("BBTOKEN_DATA_DIR", str(mount / "bbtoken"))
     try:
         yield mount

@@ -36,7 +36,8 @@ SECRET = "to-be-stolen-0xC0FFEE"  # noqa: S105 - a canary, not a secret
 CLOUD = "127.0.0.1:9"  # a Bitbucket-kind host with nothing listening: validation ends at once
 CLOUD_SECRET = "ATATT-cloud-canary-0123456789"  # noqa: S105
 
-FUZZ = settings(derandomize=True, max_examples=200, deadline=None, database=None,
+# On top of the suite's profile (tests/conftest.py: derandomised, no deadline, no database).
+FUZZ = settings(max_examples=200,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 SMALL = settings(FUZZ, max_examples=60)
@@ -151,6 +152,10 @@ def assert_quiet_and_sane(result: Result) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert "internal error" not in result.stderr, result.stderr
     assert result.status in (0, 1), result.stderr
+    if result.status == 1:  # a refusal: one line of ours, and no answer git could act on
+        assert result.stderr.startswith("bbtoken: ") and result.stderr.count("\n") == 1, \
+            result.stderr
+        assert result.stdout == b"", result.stdout
 
 
 def data_dir() -> Path:
@@ -357,9 +362,19 @@ def test_console_script_never_tracebacks(action: str, stored: dict[str, bytes]) 
         result = subprocess.run([str(script), action], input=data, capture_output=True,
                                 timeout=30)
         err = result.stderr.decode("utf-8", "replace")
-        assert result.returncode in (0, 1), err
+        # Refused exactly when git's format is broken: exit 1, one line, nothing answered;
+        # otherwise a normal (empty-handed) exit 0.
+        try:
+            read_record(data)
+            refused = False
+        except ProtocolError:
+            refused = True
+        assert result.returncode == (1 if refused else 0), (data[:80], err)
         assert "Traceback" not in err and "internal error" not in err, err
         assert err.count("\n") <= 1, err
+        if refused:
+            assert err.startswith("bbtoken: ") and err.endswith("; nothing was done\n"), err
+            assert result.stdout == b""
         assert SECRET.encode() not in result.stderr
         if gits_view(data).get("host") != VICTIM:
             assert SECRET.encode() not in result.stdout

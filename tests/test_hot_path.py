@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import git_credential_bbtoken
 from git_credential_bbtoken.storage import fastsecret
 
 SERVICE = "git-credential-bbtoken:https://bitbucket.org"
@@ -38,14 +39,18 @@ PROBE = ("import sys\n"
          "from git_credential_bbtoken import cli\n"
          "status = cli.main([sys.argv[1]])\n"
          "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+         "sys.stderr.write('FROM ' + cli.__file__ + '\\n')\n"
          "sys.exit(status)\n")
 
 
 # The probe starts without `site` (-S) and finds the package and its dependencies through
 # PYTHONPATH: an editable install's `.pth` finder imports `re` and friends at start-up, which
-# would hide the same imports made by our code; a regular install has no such finder.
-IMPORT_PATH = os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                               sysconfig.get_paths()["purelib"]])
+# would hide the same imports made by our code; a regular install has no such finder. The
+# package comes from where this test run imports it: the installed wheel in the venv's
+# site-packages (tests/run.sh), or the checkout with BBTOKEN_EDITABLE=1.
+PACKAGE_PARENT = str(Path(git_credential_bbtoken.__file__).resolve().parents[1])
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+IMPORT_PATH = os.pathsep.join(dict.fromkeys([PACKAGE_PARENT, SITE_PACKAGES]))
 
 
 def _run(action: str, record: str, env: dict[str, str] | None = None
@@ -55,8 +60,10 @@ def _run(action: str, record: str, env: dict[str, str] | None = None
                             capture_output=True, env=env, timeout=60)
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
-    modules = stderr.rsplit("MODULES ", 1)[1].split()
-    return result.stdout.decode(), set(modules)
+    modules, _, imported_from = stderr.rsplit("MODULES ", 1)[1].partition("\nFROM ")
+    # The package this test run tests, not another copy found on the way.
+    assert Path(imported_from.strip()).resolve().is_relative_to(PACKAGE_PARENT), imported_from
+    return result.stdout.decode(), set(modules.split())
 
 
 @pytest.fixture

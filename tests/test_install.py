@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rig.required import skip_or_fail
 from rig.server import BitbucketServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ def stored(env: dict[str, str], exe: Path) -> list[dict[str, Any]]:
 def test_install_clone_uninstall_purge(bitbucket: BitbucketServer, secret_service: Any,
                                        isolated_env: Path, tmp_path: Path) -> None:
     if shutil.which("python3", path=short_path()) is None:
-        pytest.skip("install.sh needs a python3 on PATH")
+        skip_or_fail("install.sh needs a python3 on PATH (besides this venv's)", "PYTHON3")
     server = bitbucket
     server.add_user("alice", "alice@example.com", workspaces=["acme"])
     server.add_repo("acme/widgets")

@@ -90,3 +90,19 @@ def test_only_the_checks_import_requests() -> None:
                     "requests":
                 users.add(name)
     assert users and all(u.startswith(f"{NAME}.checks") for u in users), users
+
+
+def test_the_package_under_test_is_this_checkout() -> None:
+    """Every file of the checkout's package is in the package the tests import (the installed
+    wheel, with tests/run.sh), byte for byte: a module the wheel leaves out, or an install
+    older than the checkout, fails here by name rather than somewhere later."""
+    import git_credential_bbtoken
+
+    installed = Path(git_credential_bbtoken.__file__).resolve().parent
+    files = sorted(p.relative_to(PACKAGE) for p in PACKAGE.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    assert Path("cli.py") in files and Path("py.typed") in files, files
+    missing = [str(p) for p in files if not (installed / p).is_file()]
+    assert missing == [], f"not in the package under test ({installed}): {missing}"
+    stale = [str(p) for p in files if (installed / p).read_bytes() != (PACKAGE / p).read_bytes()]
+    assert stale == [], f"older in {installed} than in the checkout (run tests/run.sh): {stale}"

@@ -10,6 +10,7 @@ helper started (git is wrapped by a PATH shim that logs its argv).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -78,13 +79,16 @@ class Transcript:
     def __init__(self) -> None:
         self.outputs: list[tuple[str, str, str]] = []  # (what, stream, text)
 
-    def run(self, what: str, args: list[str], input: str | None = None,
+    def run(self, what: str, args: list[str], *, expect: int, input: str | None = None,
             answer_allowed: bool = False, debug: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run one step; its exit status must be `expect` (a step that fails for another
+        reason than the one it is there for would leave the paths after it untested)."""
         env = dict(os.environ)
         if debug:
             env["BBTOKEN_DEBUG"] = "1"
         result = subprocess.run(args, input=input, capture_output=True, text=True, timeout=120,
                                 env=env)
+        assert result.returncode == expect, (what, result.returncode, result.stderr)
         self.outputs.append((what, "stderr", result.stderr))
         stdout = result.stdout
         if answer_allowed:
@@ -135,46 +139,54 @@ def test_token_appears_only_in_the_get_answer(debug: bool, server: BitbucketServ
     repo = {"protocol": "https", "host": host, "path": "acme/widgets.git"}
     bb = ["git", "credential-bbtoken"]
 
-    assert t.run("setup", [*bb, "setup", server.url], debug=debug).returncode == 0
+    t.run("setup", [*bb, "setup", server.url], expect=0, debug=debug)
     # A token that cannot clone is refused (a failure path), then the good one is stored.
-    refused = t.run("login (refused)", [*bb, "login", url, "--email", "alice@example.com",
-                                        "--token-stdin"], input=BAD_CANARY + "\n", debug=debug)
-    assert refused.returncode == 1
-    stored = t.run("login", [*bb, "login", url, "--email", "alice@example.com",
-                             "--token-stdin"], input=CANARY + "\n", debug=debug)
-    assert stored.returncode == 0, stored.stderr
-    fill = t.run("get", git_credential("fill", repo), input=record(repo),
+    t.run("login (refused)", [*bb, "login", url, "--email", "alice@example.com",
+                              "--token-stdin"], input=BAD_CANARY + "\n", expect=1, debug=debug)
+    t.run("login", [*bb, "login", url, "--email", "alice@example.com", "--token-stdin"],
+          input=CANARY + "\n", expect=0, debug=debug)
+    fill = t.run("get", git_credential("fill", repo), input=record(repo), expect=0,
                  answer_allowed=True, debug=debug)
     assert f"password={CANARY}" in fill.stdout
-    direct = t.run("get (direct)", [*bb, "get"], input=record(repo), answer_allowed=True,
-                   debug=debug)
+    direct = t.run("get (direct)", [*bb, "get"], input=record(repo), expect=0,
+                   answer_allowed=True, debug=debug)
     assert f"password={CANARY}" in direct.stdout
-    t.run("store (unchanged)", git_credential("approve", repo),
+    t.run("store (unchanged)", git_credential("approve", repo), expect=0,
           input=record({**repo, "username": "x-bitbucket-api-token-auth", "password": CANARY}),
           debug=debug)
-    t.run("store (new)", git_credential("approve", repo),
+    t.run("store (new)", git_credential("approve", repo), expect=0,
           input=record({**repo, "username": "x-bitbucket-api-token-auth",
                         "password": NEW_CANARY}), debug=debug)
-    for args in (["list"], ["list", "--json"], ["doctor", url], ["doctor", url, "--json"]):
-        t.run(" ".join(args), [*bb, *args], debug=debug)
+    listed = t.run("list", [*bb, "list"], expect=0, debug=debug)
+    assert url in listed.stdout
+    as_json = t.run("list --json", [*bb, "list", "--json"], expect=0, debug=debug)
+    assert [row["url"] for row in json.loads(as_json.stdout)["credentials"]] == [url]
+    # The new token is read-only: doctor reports the push problem (exit 1), in both forms.
+    doctor = t.run("doctor", [*bb, "doctor", url], expect=1, debug=debug)
+    assert "problem  push" in doctor.stdout
+    doctor_json = t.run("doctor --json", [*bb, "doctor", url, "--json"], expect=1, debug=debug)
+    assert json.loads(doctor_json.stdout)["ok"] is False
     # A push with a read-only token: get explains and answers quit (a failure path).
     os.environ["BBTOKEN_GIT_OPERATION"] = "push"
     try:
-        pushing = t.run("get (push, read-only)", [*bb, "get"], input=record(repo),
+        pushing = t.run("get (push, read-only)", [*bb, "get"], input=record(repo), expect=0,
                         debug=debug, answer_allowed=True)
     finally:
         del os.environ["BBTOKEN_GIT_OPERATION"]
     assert "quit=1" in pushing.stdout, pushing.stderr
-    t.run("erase", git_credential("reject", repo),
+    t.run("erase", git_credential("reject", repo), expect=0,
           input=record({**repo, "username": "x-bitbucket-api-token-auth",
                         "password": NEW_CANARY}), debug=debug)
-    t.run("login again", [*bb, "login", url, "--token-stdin"], input=CANARY + "\n",
+    assert "No credentials stored" in t.run("list (erased)", [*bb, "list"], expect=0).stdout
+    t.run("login again", [*bb, "login", url, "--token-stdin"], input=CANARY + "\n", expect=0,
           debug=debug)
-    t.run("store with bad input", [*bb, "store"],
-          input=f"protocol=https\nhost={host}\nusername=u\npassword={CANARY}\r\n\n",
-          debug=debug)
-    t.run("logout", [*bb, "logout", url], debug=debug)
-    t.run("list (after)", [*bb, "list"], debug=debug)
+    bad = t.run("store with bad input", [*bb, "store"], expect=1,
+                input=f"protocol=https\nhost={host}\nusername=u\npassword={CANARY}\r\n\n",
+                debug=debug)
+    assert "carriage return" in bad.stderr
+    t.run("logout", [*bb, "logout", url], expect=0, debug=debug)
+    after = t.run("list (after)", [*bb, "list"], expect=0, debug=debug)
+    assert "No credentials stored" in after.stdout
 
     assert t.leaks() == []
     assert everything_at_rest(secret_service) == []
@@ -190,15 +202,21 @@ def test_ci_token_from_the_environment_is_not_leaked(server: BitbucketServer, sh
     repo = {"protocol": "https", "host": host, "path": "acme/widgets.git"}
     os.environ["BBTOKEN_TOKEN"] = CANARY
     try:
-        got = t.run("get", ["git", "credential-bbtoken", "get"], input=record(repo),
+        got = t.run("get", ["git", "credential-bbtoken", "get"], input=record(repo), expect=0,
                     answer_allowed=True, debug=True)
         assert f"password={CANARY}" in got.stdout
-        t.run("store", ["git", "credential-bbtoken", "store"],
+        t.run("store", ["git", "credential-bbtoken", "store"], expect=0,
               input=record({**repo, "username": "u", "password": CANARY}), debug=True)
-        t.run("erase", ["git", "credential-bbtoken", "erase"],
+        t.run("erase", ["git", "credential-bbtoken", "erase"], expect=0,
               input=record({**repo, "username": "u", "password": CANARY}), debug=True)
-        t.run("doctor", ["git", "credential-bbtoken", "doctor", server.url, "--json"],
+        # With git wired to bbtoken and a repository to probe, so that doctor really sends
+        # the token (a clean bill of health: exit 0).
+        t.run("setup", ["git", "credential-bbtoken", "setup", server.url], expect=0,
               debug=True)
+        doctor = t.run("doctor", ["git", "credential-bbtoken", "doctor",
+                                  f"{server.url}/acme/widgets", "--json"], expect=0, debug=True)
+        checks = {c["name"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
+        assert (checks["clone"], checks["push"]) == ("ok", "ok"), checks
     finally:
         del os.environ["BBTOKEN_TOKEN"]
     assert t.leaks() == []

@@ -192,10 +192,16 @@ def test_nobody_to_ask_returns_without_prompting(server: BitbucketServer, askpas
     assert "Username for" not in helper.stderr and "Password for" not in helper.stderr
     clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"),
                 env=env)
-    assert clone.returncode != 0
-    assert "Traceback" not in clone.stderr
+    assert clone.returncode == 128
+    # The helper's one line, then git's own failure to ask (its reason depends on why).
+    url = f"{server.url}/acme/widgets"
+    said = clone.stderr.splitlines()[1:]
+    assert said[0] == (f"bbtoken: no token is stored for {url}; "
+                       f"run: git credential-bbtoken login {url}")
+    assert len(said) == 2 and said[1].startswith(f"fatal: could not read Username for '{url}")
     assert askpass.prompts() == []
     assert listed() == []
+    assert [r.username for r in server.requests] == [None]  # no credential was ever sent
 
 
 def test_credential_interactive_false_prevents_asking(server: BitbucketServer,

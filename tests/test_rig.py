@@ -4,6 +4,7 @@ if these pass, a failing project test is about the helper, not about the rig."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import requests
 from rig.gitrun import HELPER_SCRIPT, credential, run_git
 from rig.isolation import git_version
 
+CHECKOUT = Path(__file__).resolve().parents[1]
 EMAIL = "alice@example.com"
 TOKEN = "ATATT-rig-token-0123456789"  # noqa: S105 - test data
 R = "read:repository:bitbucket"
@@ -50,9 +52,17 @@ def clone(rig, tmp_path: Path, username: str, password: str = TOKEN):
 # -- isolation --------------------------------------------------------------------------------
 
 
-def test_environment_is_isolated(isolated_env: Path, tmp_path: Path) -> None:
+def test_environment_is_isolated(isolated_env: Path, tmp_path_factory: pytest.TempPathFactory
+                                 ) -> None:
     home = Path(os.environ["HOME"])
-    assert home != Path.home() or "env" in str(home)
+    # Not the account's real home (from the password database, which HOME does not change),
+    # but a folder of this test run; and everything that asks for "home" gets that folder.
+    assert home != Path(pwd.getpwuid(os.getuid()).pw_dir)
+    assert home.is_relative_to(tmp_path_factory.getbasetemp())
+    assert Path.home() == home and Path("~").expanduser() == home
+    # Subprocesses start outside the checkout (which `python -m` would put on sys.path).
+    assert not Path.cwd().resolve().is_relative_to(CHECKOUT)
+    assert Path.cwd().resolve().is_relative_to(tmp_path_factory.getbasetemp().resolve())
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         assert Path(os.environ[name]).is_relative_to(home)
     runtime = Path(os.environ["XDG_RUNTIME_DIR"])
@@ -69,15 +79,29 @@ def test_environment_is_isolated(isolated_env: Path, tmp_path: Path) -> None:
     assert shutil.which("git-credential-bbtoken") == str(HELPER_SCRIPT)
 
 
+def exec_path(git: str | Path) -> str:
+    """Where a git binary keeps its programs: tells two gits apart even of the same version
+    (Debian 13's system git and the newer git are both 2.47)."""
+    return subprocess.run([str(git), "--exec-path"], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def test_system_git_unless_newer_git_is_asked_for() -> None:
+    # The isolation puts only the venv's bin before the caller's PATH: the git found is the
+    # caller's, not the venv's nor BBTOKEN_NEWER_GIT's (unless the caller's PATH has it).
     git = shutil.which("git")
     assert git is not None and Path(git).parent != Path(sys.executable).parent
-    assert run_git("--version").stdout.strip().endswith(".".join(map(str, git_version())))
+    callers_path = os.environ["PATH"].split(os.pathsep)[1:]
+    assert git == shutil.which("git", path=os.pathsep.join(callers_path))
+    assert run_git("--exec-path").stdout == exec_path(git)
 
 
 def test_newer_git(newer_git: str, rig) -> None:
     assert git_version(newer_git) >= (2, 46)
-    assert run_git("--version", git_bin_dir=newer_git).stdout != run_git("--version").stdout
+    # run_git runs the git in git_bin_dir when asked (told apart by where it lives, not by
+    # its version: the system git may be as new).
+    assert run_git("--exec-path", git_bin_dir=newer_git).stdout == \
+        exec_path(Path(newer_git) / "git")
     rig.add_token(TOKEN, "alice", scopes=[R])
     result = run_git(*inline_helper("alice", TOKEN), "ls-remote", f"{rig.url}/acme/widgets.git",
                      git_bin_dir=newer_git)
@@ -309,6 +333,17 @@ def test_askpass_answers_and_logs_prompts(rig, askpass, tmp_path: Path) -> None:
                                  f"Password for 'https://alice@{host}': "]
 
 
+def test_property_tests_are_derandomised() -> None:
+    # The profile tests/conftest.py loads, which every @given test and every settings(...)
+    # made without a parent inherit: the same examples on every run, and no deadline.
+    from hypothesis import settings
+
+    assert settings.default.derandomize is True
+    assert settings.default.deadline is None
+    assert settings.default.database is None
+    assert settings().derandomize is True
+
+
 # -- keyring ----------------------------------------------------------------------------------
 
 
@@ -333,6 +368,18 @@ def test_secret_service_lock_and_unlock(secret_service) -> None:
     assert locked.returncode != 0 and "s3cret" not in locked.stdout
     secret_service.unlock()
     assert keyring_py("print(keyring.get_password('svc', 'alice'))").stdout == "s3cret\n"
+
+
+def test_a_dead_secret_service_is_reported_and_restarted(secret_service) -> None:
+    # What the autouse wiring does after a test during which gnome-keyring-daemon died.
+    assert secret_service.crash_report() is None
+    secret_service._keyring.kill()
+    secret_service._keyring.wait(timeout=10)
+    assert "exited with status -9" in secret_service.crash_report()
+    secret_service.restart_keyring()
+    assert secret_service.crash_report() is None
+    assert keyring_py("keyring.set_password('svc', 'alice', 'again')").returncode == 0
+    assert [item["secret"] for item in secret_service.items()] == ["again"]
 
 
 def test_no_keyring_gives_the_fail_backend(no_keyring) -> None:

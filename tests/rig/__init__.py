@@ -11,4 +11,5 @@ Modules, one job each:
   server          the HTTPS server that ties accounts, rest and githttp together
   gitrun          running git, `git credential` and our helper
   askpass         a scripted GIT_ASKPASS program that logs its prompts
+  required        skip a test that cannot run here, or fail it where CI requires it
 """

@@ -31,8 +31,8 @@ def isolate(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
     for name in list(os.environ):
         if name in REMOVED or name.startswith(("BBTOKEN_", "GIT_CONFIG_KEY_",
                                                "GIT_CONFIG_VALUE_")):
-            if name not in ("BBTOKEN_NEWER_GIT", "BBTOKEN_REQUIRE_NEWER_GIT",
-                            "BBTOKEN_REQUIRE_KEYRING"):
+            # Kept: where the newer git is, and what this run requires (rig.required).
+            if name != "BBTOKEN_NEWER_GIT" and not name.startswith("BBTOKEN_REQUIRE_"):
                 monkeypatch.delenv(name, raising=False)
     home = root / "home"
     dirs = {
@@ -47,6 +47,11 @@ def isolate(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(name, str(path))
     dirs["XDG_RUNTIME_DIR"].chmod(0o700)  # the XDG spec requires it; keyring code checks
+    # Not in the checkout: there `python -m git_credential_bbtoken` would import the checkout
+    # instead of the installed package, and git would see the project's own repository.
+    work = root / "cwd"
+    work.mkdir(exist_ok=True)
+    monkeypatch.chdir(work)
 
     git_config = home / ".gitconfig"
     git_config.touch()

@@ -56,6 +56,7 @@ class SecretService:
         self.address = ""
         self._bus: subprocess.Popen[str] | None = None
         self._keyring: subprocess.Popen[str] | None = None
+        self._env: dict[str, str] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -83,7 +84,11 @@ class SecretService:
         self.address = self._bus.stdout.readline().strip()
         if not self.address:
             raise RuntimeError("dbus-daemon did not print its address")
+        self._env = env
+        self._start_keyring(timeout)
 
+    def _start_keyring(self, timeout: float) -> None:
+        env = self._env
         # --unlock reads the password on stdin and creates the "login" keyring with it; that
         # keyring becomes the default alias, unlocked.
         with open(self.root / "gnome-keyring.log", "w") as log:
@@ -105,6 +110,22 @@ class SecretService:
     def resume(self) -> None:
         assert self._keyring is not None
         os.kill(self._keyring.pid, signal.SIGCONT)
+
+    def crash_report(self) -> str | None:
+        """None while gnome-keyring-daemon runs; once it has died (gnome-keyring 42 can abort
+        on a GLib assertion under many parallel clients), its exit status and last log lines."""
+        if self._keyring is None or self._keyring.poll() is None:
+            return None
+        tail = "\n".join(self._log().strip().splitlines()[-6:])
+        return f"gnome-keyring-daemon exited with status {self._keyring.returncode}:\n{tail}"
+
+    def restart_keyring(self, timeout: float = 20.0) -> None:
+        """A new gnome-keyring-daemon on the same bus (same address), over the same keyring
+        files, unlocked again: the tests after a crash get a working Secret Service."""
+        if self._keyring is not None and self._keyring.poll() is None:
+            self._keyring.terminate()
+            self._keyring.wait(timeout=5)
+        self._start_keyring(timeout)
 
     def stop(self) -> None:
         for proc in (self._keyring, self._bus):
