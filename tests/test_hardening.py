@@ -224,7 +224,7 @@ def test_get_answers_at_the_blank_line_without_waiting_for_end_of_input() -> Non
 
 def test_get_gives_up_on_a_hung_secret_service(secret_service: SecretService) -> None:
     """gnome-keyring stopped (SIGSTOP) keeps its bus name and never answers: the fast read
-    gives up after 1 s, and the keyring fallback used to wait without limit (400 s and
+    gives up after 2 s, and the keyring fallback used to wait without limit (400 s and
     more), hanging every fetch of every IDE."""
     assert helper("store", GENERIC).returncode == 0
     secret_service.pause()

@@ -44,8 +44,10 @@ SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"  # noqa: S105 
 
 # Seconds for the whole lookup (connect, authenticate, four calls). The Secret Service answers
 # in about a millisecond; a daemon still starting (D-Bus activation) or hung is keyring's
-# business, and keyring's own wait is what the user gets then.
-TIMEOUT = 1.0
+# business (bounded in its turn by store.KEYRING_READ_SECONDS). Generous, because giving up
+# means hanging up with a call pending, which gnome-keyring 42 has been seen to abort on (a
+# GLib assertion) when dozens of clients queue on a loaded machine.
+TIMEOUT = 2.0
 
 _BUS_NAME = "org.freedesktop.secrets"
 _SERVICE_PATH = "/org/freedesktop/secrets"

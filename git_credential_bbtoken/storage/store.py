@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = debug.getLogger(__name__)
 
 SECRETS_FILE_NAME = "tokens.json"
-# How long a read through `keyring` may take (after the fast path's own 1 s), so that `get`
+# How long a read through `keyring` may take (after the fast path's own 2 s), so that `get`
 # answers within a few seconds even when the Secret Service hangs.
 KEYRING_READ_SECONDS = 3.0
 JOURNAL_USER = "bbtoken-rotate"  # the keyring user of a rotation's journal item
