@@ -1,6 +1,7 @@
-"""Tests of bitbucket.py against real sockets: the shared Bitbucket-like HTTPS rig
-(tests/rig, the `bitbucket` fixture) and, for failures no server can fake, plain listeners
-that refuse or never answer. No mocks: the client's requests really go over the wire.
+"""Tests of the Cloud checks (checks/cloud.py, transport.py, validation.py) against real
+sockets: the shared Bitbucket-like HTTPS rig (tests/rig, the `bitbucket` fixture) and, for
+failures no server can fake, plain listeners that refuse or never answer. No mocks: the
+client's requests really go over the wire.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import pytest
 
 from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken.checks import cloud as bb
+from git_credential_bbtoken.checks import transport
+from git_credential_bbtoken.checks.answers import UPLOAD_PACK, Outcome
+from git_credential_bbtoken.checks.validation import GIT_PROBE, REST
 
 T = TypeVar("T")
 
@@ -77,7 +81,7 @@ def test_secret_never_prints() -> None:
 def test_validation_round_trip_is_json_safe() -> None:
     v = bb.Validation(scopes=frozenset({W, R}), can_clone=True, can_push=False, identity=None,
                       username_ok=True, checked_at="2026-03-01T10:00:00+00:00",
-                      sources=[bb.GIT_PROBE], problems=[ex.write_missing("u", [R])],
+                      sources=[GIT_PROBE], problems=[ex.write_missing("u", [R])],
                       not_checked=["x"], account="alice", reasons={"clone": "git probe"})
     data = json.loads(json.dumps(v.to_dict()))
     assert data["scopes"] == [R, W]
@@ -180,8 +184,8 @@ def returns(call: Callable[[], T]) -> T:
 def test_silent_server_is_bounded_by_the_deadline(silent_port: int,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # Per-request timeouts longer than the hang guard: only the overall deadline can end it.
-    monkeypatch.setattr(bb, "CONNECT_TIMEOUT", 120.0)
-    monkeypatch.setattr(bb, "READ_TIMEOUT", 120.0)
+    monkeypatch.setattr(transport, "CONNECT_TIMEOUT", 120.0)
+    monkeypatch.setattr(transport, "READ_TIMEOUT", 120.0)
     base = f"https://127.0.0.1:{silent_port}"
     v = returns(lambda: bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0"), "alice", TOKEN,
                                     EMAIL, deadline=0.6))
@@ -191,8 +195,9 @@ def test_silent_server_is_bounded_by_the_deadline(silent_port: int,
 
 
 def test_probe_without_repository_is_not_checked() -> None:
-    result = bb.probe_git(bb.Target("https://127.0.0.1:9"), "alice", TOKEN, bb.UPLOAD_PACK)
-    assert result.outcome is bb.Outcome.NOT_CHECKED
+    with transport.channel(TOKEN, None, 5.0) as line:
+        result = bb.probe_git(bb.Target("https://127.0.0.1:9"), "alice", UPLOAD_PACK, line)
+    assert result.outcome is Outcome.NOT_CHECKED
 
 
 # -- against the shared rig -------------------------------------------------------------------
@@ -226,7 +231,7 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
     assert (v.can_clone, v.can_push) == (clone, push)
     assert v.identity is (U in scopes)
     assert v.problem_ids == ids
-    assert v.sources == [bb.GIT_PROBE, bb.REST]
+    assert v.sources == [GIT_PROBE, REST]
     # A header or a 403 body lists the scopes; otherwise they stay unknown (never guessed).
     assert v.scopes is None or set(v.scopes) == set(scopes)
     # A few requests only; git is asked only about info/refs (nothing is pushed), with the
@@ -252,7 +257,7 @@ def test_rig_git_only_and_username(rig: Any) -> None:
     for username in ("alice", "x-bitbucket-api-token-auth"):
         v = bb.validate(rig_target(rig), username, TOKEN)
         assert (v.can_clone, v.can_push, v.username_ok) == (True, True, True)
-        assert v.scopes is None and v.sources == [bb.GIT_PROBE]
+        assert v.scopes is None and v.sources == [GIT_PROBE]
     v = bb.validate(rig_target(rig), EMAIL, TOKEN)
     assert v.can_clone is False and v.username_ok is False
     assert v.problem_ids == [ex.EMAIL_AS_GIT_USERNAME]
@@ -302,7 +307,7 @@ def test_rig_rest_only(rig: Any, headers: bool) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, U, WS])
     rig.send_scope_headers = headers
     v = bb.validate(rig_target(rig, None), "alice", TOKEN, EMAIL)
-    assert v.sources == [bb.REST]
+    assert v.sources == [REST]
     assert v.identity is True
     if headers:
         assert v.scopes is not None and set(v.scopes) == {R, U, WS}

@@ -366,3 +366,16 @@ def test_doctor_checks_a_datacenter_token(datacenter: DataCenterServer) -> None:
     assert PERSONAL not in result.stdout + result.stderr
     listing = bbtoken("list").stdout
     assert "alice" in listing
+
+
+def test_datacenter_checks_share_the_skeleton_without_private_names() -> None:
+    """The Data Center checks are data and hooks on the one shared skeleton: they borrow no
+    private (`_x`) name from another module."""
+    import ast
+
+    from git_credential_bbtoken.checks import datacenter
+
+    tree = ast.parse(Path(datacenter.__file__).read_text())
+    borrowed = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names if alias.name.startswith("_")]
+    assert borrowed == []
