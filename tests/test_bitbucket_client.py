@@ -248,6 +248,8 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
     for problem in v.problems:
         assert named[problem.id] in problem.render()
         assert ex.TOKEN_PAGE in problem.render()
+        # The 403 named missing scopes and the token has no write scope: not a permission.
+        assert "write access to this repository" not in problem.render()
     assert_no_secret(v)
 
 
@@ -311,6 +313,7 @@ def test_rig_rest_only(rig: Any, headers: bool) -> None:
     assert v.identity is True
     if headers:
         assert v.scopes is not None and set(v.scopes) == {R, U, WS}
+        assert (v.can_clone, v.can_push) == (True, False)  # from the scopes: no probe asked
     rows = {row.what: row.answer for row in v.verdict_table()}
     assert rows["identity (Sourcetree, IDEs)"] == "yes"
     assert len(rig.requests) <= 2
