@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
     from git_credential_bbtoken import explain
-    from git_credential_bbtoken.checks.cloud import Validation
+    from git_credential_bbtoken.checks.validation import Validation
     from git_credential_bbtoken.console import Io
     from git_credential_bbtoken.context import Request
 

@@ -2,7 +2,7 @@
 
 This module is on the hot `get` path, so it imports nothing at all (not even `enum` or `re`,
 which would cost a `get` more than everything it does here) and does no I/O. Facts come from
-docs/bitbucket-api-tokens.md (section 2): no scope implies another — `write:repository:bitbucket`
+docs/bitbucket-facts.md §2: no scope implies another — `write:repository:bitbucket`
 does not include read, and `admin:repository:bitbucket` includes neither.
 """
 
@@ -42,13 +42,13 @@ NEEDS: dict[str, tuple[str, ...]] = {
     Operation.PUSH: (READ_REPOSITORY, WRITE_REPOSITORY),
     Operation.IDENTITY: (READ_USER,),
     # GET /2.0/workspaces needs read:user + read:workspace; listing the repositories inside
-    # also needs read:repository (facts doc table), which CLONE already covers.
+    # also needs read:repository (docs/bitbucket-facts.md §2), which CLONE already covers.
     Operation.WORKSPACES: (READ_USER, READ_WORKSPACE),
     Operation.PULL_REQUESTS_READ: (READ_PULLREQUEST,),
     Operation.PULL_REQUESTS_WRITE: (READ_PULLREQUEST, WRITE_PULLREQUEST),
 }
 
-# Old app-password / OAuth names (facts doc, section 2). Only these are mapped: the old
+# Old app-password / OAuth names (docs/bitbucket-facts.md §2). Only these are mapped: the old
 # vocabulary had implications (write included read) that API tokens do not have, so
 # guessing further mappings would claim scopes a token may lack.
 LEGACY_NAMES: dict[str, str] = {
@@ -129,7 +129,8 @@ def can(operation: str, granted: Iterable[str]) -> bool:
 
 
 def has_any_bitbucket_scope(granted: Iterable[str]) -> bool:
-    """A token without any Bitbucket scope fails everywhere with 401 (facts doc, section 2)."""
+    """A token without any Bitbucket scope fails everywhere with 401
+    (docs/bitbucket-facts.md §2)."""
     return any(scope.endswith(SUFFIX) for scope in normalize_scopes(granted))
 
 

@@ -1,6 +1,7 @@
-"""Tests of bitbucket.py against real sockets: the shared Bitbucket-like HTTPS rig
-(tests/rig, the `bitbucket` fixture) and, for failures no server can fake, plain listeners
-that refuse or never answer. No mocks: the client's requests really go over the wire.
+"""Tests of the Cloud checks (checks/cloud.py, transport.py, validation.py) against real
+sockets: the shared Bitbucket-like HTTPS rig (tests/rig, the `bitbucket` fixture) and, for
+failures no server can fake, plain listeners that refuse or never answer. No mocks: the
+client's requests really go over the wire.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import pytest
 
 from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken.checks import cloud as bb
+from git_credential_bbtoken.checks import transport
+from git_credential_bbtoken.checks.answers import UPLOAD_PACK, Outcome
+from git_credential_bbtoken.checks.transport import Secret
+from git_credential_bbtoken.checks.validation import GIT_PROBE, REST, Validation
+from git_credential_bbtoken.common import TOKEN_PAGE
+from git_credential_bbtoken.explain import cloud as cloud_text
 
 T = TypeVar("T")
 
@@ -27,7 +34,7 @@ TOKEN = "ATATT3xFfGF0" + "k" * 60  # noqa: S105 - a test token
 EMAIL = "alice@example.com"
 
 
-def assert_no_secret(validation: bb.Validation, secret: str = TOKEN) -> None:
+def assert_no_secret(validation: Validation, secret: str = TOKEN) -> None:
     """The token is in nothing the caller might store or print."""
     dumped = json.dumps(validation.to_dict())
     assert secret not in dumped
@@ -66,38 +73,38 @@ def test_workspace_and_repo(repo_path: str | None, pair: tuple[str, str] | None)
 
 
 def test_secret_never_prints() -> None:
-    secret = bb.Secret(TOKEN)
+    secret = Secret(TOKEN)
     assert TOKEN not in repr(secret) and TOKEN not in str(secret) and TOKEN not in f"{secret}"
     assert secret.reveal() == TOKEN
 
 
 def test_validation_round_trip_is_json_safe() -> None:
-    v = bb.Validation(scopes=frozenset({W, R}), can_clone=True, can_push=False, identity=None,
+    v = Validation(scopes=frozenset({W, R}), can_clone=True, can_push=False, identity=None,
                       username_ok=True, checked_at="2026-03-01T10:00:00+00:00",
-                      sources=[bb.GIT_PROBE], problems=[ex.write_missing("u", [R])],
+                      sources=[GIT_PROBE], problems=[cloud_text.write_missing("u", [R])],
                       not_checked=["x"], account="alice", reasons={"clone": "git probe"})
     data = json.loads(json.dumps(v.to_dict()))
     assert data["scopes"] == [R, W]
-    assert bb.Validation.from_dict(data) == v
+    assert Validation.from_dict(data) == v
 
 
 @pytest.mark.parametrize("data", [None, {}, {"scopes": "nope", "can_clone": "yes",
                                               "problems": [1, {"id": "x"}], "reasons": []}])
 def test_validation_from_dict_is_forgiving(data: Any) -> None:
-    v = bb.Validation.from_dict(data)
+    v = Validation.from_dict(data)
     assert v.scopes is None and v.can_clone is None
     assert all(isinstance(p, ex.Explanation) for p in v.problems)
 
 
 def test_verdict_table() -> None:
-    v = bb.Validation(scopes=frozenset({R, U}), can_clone=True,
+    v = Validation(scopes=frozenset({R, U}), can_clone=True,
                       reasons={"clone": "git probe: allowed (200)"})
     rows = {row.what: row for row in v.verdict_table()}
     assert rows["clone"] == ("clone", "yes", "git probe: allowed (200)")
     assert rows["push"].answer == "unknown"  # can_push was not decided
     assert rows["workspaces"] == ("workspaces", "no", f"lacks {WS}")
     assert rows["pull requests (read)"].answer == "no"
-    unknown = {row.what: row for row in bb.Validation().verdict_table()}
+    unknown = {row.what: row for row in Validation().verdict_table()}
     assert {row.answer for row in unknown.values()} == {"unknown"}
 
 
@@ -105,7 +112,7 @@ def test_nothing_to_check_makes_no_request() -> None:
     # Port 9 on loopback: if a request were made it would fail, and show up in not_checked.
     v = bb.validate(bb.Target("https://127.0.0.1:9", None, "https://127.0.0.1:9/2.0"),
                     "alice", TOKEN)
-    assert v.problem_ids == [ex.NOTHING_CHECKED]
+    assert v.problem_ids == [cloud_text.NOTHING_CHECKED]
     assert v.not_checked == ["no repository in the URL and no email given"]
     assert v.sources == []
 
@@ -177,8 +184,8 @@ def returns(call: Callable[[], T]) -> T:
 def test_silent_server_is_bounded_by_the_deadline(silent_port: int,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # Per-request timeouts longer than the hang guard: only the overall deadline can end it.
-    monkeypatch.setattr(bb, "CONNECT_TIMEOUT", 120.0)
-    monkeypatch.setattr(bb, "READ_TIMEOUT", 120.0)
+    monkeypatch.setattr(transport, "CONNECT_TIMEOUT", 120.0)
+    monkeypatch.setattr(transport, "READ_TIMEOUT", 120.0)
     base = f"https://127.0.0.1:{silent_port}"
     v = returns(lambda: bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0"), "alice", TOKEN,
                                     EMAIL, deadline=0.6))
@@ -188,8 +195,9 @@ def test_silent_server_is_bounded_by_the_deadline(silent_port: int,
 
 
 def test_probe_without_repository_is_not_checked() -> None:
-    result = bb.probe_git(bb.Target("https://127.0.0.1:9"), "alice", TOKEN, bb.UPLOAD_PACK)
-    assert result.outcome is bb.Outcome.NOT_CHECKED
+    with transport.channel(TOKEN, None, 5.0) as line:
+        result = bb.probe_git(bb.Target("https://127.0.0.1:9"), "alice", UPLOAD_PACK, line)
+    assert result.outcome is Outcome.NOT_CHECKED
 
 
 # -- against the shared rig -------------------------------------------------------------------
@@ -208,10 +216,10 @@ def rig(bitbucket: Any) -> Any:
 
 @pytest.mark.parametrize(("scopes", "clone", "push", "ids"), [
     ([R, W, U], True, True, []),
-    ([R, U], True, False, [ex.WRITE_MISSING]),
-    ([W, U], False, False, [ex.READ_MISSING]),
-    ([A, U], False, False, [ex.READ_MISSING]),
-    ([R, W], True, True, [ex.IDENTITY_MISSING]),
+    ([R, U], True, False, [cloud_text.WRITE_MISSING]),
+    ([W, U], False, False, [cloud_text.READ_MISSING]),
+    ([A, U], False, False, [cloud_text.READ_MISSING]),
+    ([R, W], True, True, [cloud_text.IDENTITY_MISSING]),
 ])
 @pytest.mark.parametrize("headers", [True, False])
 def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: list[str],
@@ -222,7 +230,7 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
     assert (v.can_clone, v.can_push) == (clone, push)
     assert v.identity is (U in scopes)
     assert v.problem_ids == ids
-    assert v.sources == [bb.GIT_PROBE, bb.REST]
+    assert v.sources == [GIT_PROBE, REST]
     # A header or a 403 body lists the scopes; otherwise they stay unknown (never guessed).
     assert v.scopes is None or set(v.scopes) == set(scopes)
     # A few requests only; git is asked only about info/refs (nothing is pushed), with the
@@ -235,10 +243,13 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
             assert entry.username == "x-bitbucket-api-token-auth"
         else:
             assert entry.surface == "rest" and entry.username == EMAIL
-    named = {ex.READ_MISSING: R, ex.WRITE_MISSING: W, ex.IDENTITY_MISSING: U}
+    named = {cloud_text.READ_MISSING: R, cloud_text.WRITE_MISSING: W,
+             cloud_text.IDENTITY_MISSING: U}
     for problem in v.problems:
         assert named[problem.id] in problem.text()
-        assert ex.TOKEN_PAGE in problem.text()
+        assert TOKEN_PAGE in problem.text()
+        # The 403 named missing scopes and the token has no write scope: not a permission.
+        assert "write access to this repository" not in problem.text()
     assert_no_secret(v)
 
 
@@ -247,10 +258,10 @@ def test_rig_git_only_and_username(rig: Any) -> None:
     for username in ("alice", "x-bitbucket-api-token-auth"):
         v = bb.validate(rig_target(rig), username, TOKEN)
         assert (v.can_clone, v.can_push, v.username_ok) == (True, True, True)
-        assert v.scopes is None and v.sources == [bb.GIT_PROBE]
+        assert v.scopes is None and v.sources == [GIT_PROBE]
     v = bb.validate(rig_target(rig), EMAIL, TOKEN)
     assert v.can_clone is False and v.username_ok is False
-    assert v.problem_ids == [ex.EMAIL_AS_GIT_USERNAME]
+    assert v.problem_ids == [cloud_text.EMAIL_AS_GIT_USERNAME]
 
 
 @pytest.mark.parametrize("state", [{"expired": True}, {"revoked": True}])
@@ -258,7 +269,7 @@ def test_rig_rejected_token(rig: Any, state: dict[str, bool]) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W], **state)
     v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL)
     assert v.can_clone is False and v.can_push is False
-    assert ex.TOKEN_REJECTED in v.problem_ids
+    assert cloud_text.TOKEN_REJECTED in v.problem_ids
     assert_no_secret(v)
 
 
@@ -266,7 +277,7 @@ def test_rig_unscoped_token_is_rejected(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[])
     v = bb.validate(rig_target(rig), "alice", TOKEN)
     assert v.can_clone is False
-    assert v.problem_ids == [ex.TOKEN_REJECTED]
+    assert v.problem_ids == [cloud_text.TOKEN_REJECTED]
     assert "without Bitbucket scopes" in v.problems[0].text()
 
 
@@ -275,7 +286,7 @@ def test_rig_app_password(rig: Any) -> None:
     rig.add_app_password(secret, "alice")
     v = bb.validate(rig_target(rig), "alice", secret)
     assert v.can_clone is False
-    assert v.problem_ids == [ex.APP_PASSWORD_RETIRED]
+    assert v.problem_ids == [cloud_text.APP_PASSWORD_RETIRED]
     assert "2026-07-28" in v.problems[0].text()
     assert_no_secret(v, secret)
 
@@ -283,7 +294,7 @@ def test_rig_app_password(rig: Any) -> None:
 def test_rig_rest_needs_email_not_username(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
     v = bb.validate(rig_target(rig, None), "alice", TOKEN, email="alice")
-    assert v.problem_ids == [ex.REST_NEEDS_EMAIL]
+    assert v.problem_ids == [cloud_text.REST_NEEDS_EMAIL]
     assert v.scopes is None
 
 
@@ -292,10 +303,11 @@ def test_rig_rest_only(rig: Any, headers: bool) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, U, WS])
     rig.send_scope_headers = headers
     v = bb.validate(rig_target(rig, None), "alice", TOKEN, EMAIL)
-    assert v.sources == [bb.REST]
+    assert v.sources == [REST]
     assert v.identity is True
     if headers:
         assert v.scopes is not None and set(v.scopes) == {R, U, WS}
+        assert (v.can_clone, v.can_push) == (True, False)  # from the scopes: no probe asked
     rows = {row.what: row.answer for row in v.verdict_table()}
     assert rows["identity (Sourcetree, IDEs)"] == "yes"
     assert len(rig.requests) <= 2
@@ -311,7 +323,7 @@ def test_rig_rest_gone_is_not_checked(rig: Any, status: int) -> None:
     v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL)
     assert (v.can_clone, v.can_push) == (True, True)  # the git probes still answered
     assert v.scopes is None
-    assert ex.NOT_CHECKED in v.problem_ids and ex.TOKEN_REJECTED not in v.problem_ids
+    assert ex.NOT_CHECKED in v.problem_ids and cloud_text.TOKEN_REJECTED not in v.problem_ids
     assert any(str(status) in r for r in v.not_checked)
 
 
@@ -364,7 +376,7 @@ def test_rig_unknown_repository(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W])
     v = bb.validate(rig_target(rig, "acme/nope"), "alice", TOKEN)
     assert v.can_clone is False
-    assert v.problem_ids[0] in (ex.TOKEN_REJECTED, ex.NO_ACCESS)
+    assert v.problem_ids[0] in (cloud_text.TOKEN_REJECTED, cloud_text.NO_ACCESS)
 
 
 def test_missing_ca_file_is_not_checked(closed_port: int, tmp_path: pathlib.Path) -> None:

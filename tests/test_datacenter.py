@@ -21,7 +21,9 @@ from rig.datacenter import DataCenterServer
 from rig.gitrun import credential
 
 from git_credential_bbtoken import scopes as sc
+from git_credential_bbtoken.checks import datacenter as dc
 from git_credential_bbtoken.checks.datacenter import DcTarget
+from git_credential_bbtoken.explain import datacenter as dc_text
 
 PERSONAL = "NDY2MjQ4NTU5MjU5OkDc-personal-read-0123456789ab"
 WRITER = "NzE0MjQ4NTU5MjU5OkDc-personal-write-0123456789a"
@@ -346,3 +348,33 @@ def test_doctor_checks_a_datacenter_token(datacenter: DataCenterServer) -> None:
     assert PERSONAL not in result.stdout + result.stderr
     listing = bbtoken("list").stdout
     assert "alice" in listing
+
+
+@pytest.mark.parametrize(("project_token", "expected"), [(True, dc_text.DC_BEARER_ONLY),
+                                                        (False, dc_text.DC_BASIC_AUTH_DISABLED)])
+def test_validation_says_when_the_token_works_as_bearer_only(
+        datacenter: DataCenterServer, project_token: bool, expected: str) -> None:
+    """Refused as Basic, accepted as Bearer: a project token, or Basic disabled (named)."""
+    if project_token:
+        datacenter.add_project_token(WRITER, "PROJ", ["REPO_WRITE"])
+    else:
+        datacenter.add_personal_token(WRITER, "alice", ["REPO_WRITE"])
+        datacenter.basic_auth_disabled = True
+    target = DcTarget.for_url(f"{datacenter.url}/scm/PROJ/widgets", ca_file=datacenter.ca_file)
+    v = dc.validate(target, "alice", WRITER)
+    assert v.authtype == dc.BEARER and v.problem_ids == [expected]
+    assert (v.can_clone, v.can_push) == (False, False)
+    bearer = dc.validate(target, None, WRITER)  # asked as Bearer from the start
+    assert bearer.authtype == dc.BEARER and (bearer.can_clone, bearer.can_push) == (True, True)
+    assert dc.validate(target, "alice", "not-a-token").authtype is None
+
+
+def test_datacenter_checks_share_the_skeleton_without_private_names() -> None:
+    """The Data Center checks are data and hooks on the one shared skeleton: they borrow no
+    private (`_x`) name from another module."""
+    import ast
+
+    tree = ast.parse(Path(dc.__file__).read_text())
+    borrowed = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names if alias.name.startswith("_")]
+    assert borrowed == []

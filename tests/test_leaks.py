@@ -254,7 +254,7 @@ def test_exception_text_from_the_keyring_is_redacted(tmp_path: Path,
 
 
 def test_repr_and_exceptions_of_in_process_objects_hide_the_token() -> None:
-    from git_credential_bbtoken.checks.cloud import Secret
+    from git_credential_bbtoken.checks.transport import Secret
     from git_credential_bbtoken.protocol import Credential, ProtocolError, read_record
 
     record_ = read_record(f"protocol=https\nhost=h\nusername=u\npassword={CANARY}\n"

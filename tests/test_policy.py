@@ -320,7 +320,7 @@ def test_expiry_warning_in_the_last_seven_days(memory: MemoryKeyring, days: int,
         [line] = got.stderr.splitlines()
         date = datetime.datetime.fromtimestamp(expiry, datetime.timezone.utc).date()
         assert f"expires {'tomorrow' if days == 1 else f'in {days} days'} ({date})" in line, line
-        assert "git credential-bbtoken login https://bitbucket.org/acme" in line
+        assert "git credential-bbtoken rotate https://bitbucket.org/acme" in line
         # Once a day: the next get says nothing.
         assert run("get", record(protocol="https", host=CLOUD,
                                  path="acme/widgets.git")).stderr == ""

@@ -13,7 +13,7 @@ from git_credential_bbtoken.common import CLOUD_API_URL, without_git_suffix
 from git_credential_bbtoken.gitconfig import ca_file_for
 
 if TYPE_CHECKING:
-    from git_credential_bbtoken.checks.cloud import Validation
+    from git_credential_bbtoken.checks.validation import Validation
     from git_credential_bbtoken.context import Request
 
 

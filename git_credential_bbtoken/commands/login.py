@@ -22,7 +22,7 @@ from git_credential_bbtoken.gitconfig import read_urlmatch, run_git
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 if TYPE_CHECKING:
-    from git_credential_bbtoken.checks.cloud import Validation
+    from git_credential_bbtoken.checks.validation import Validation
 
 BEARER = "Bearer"
 

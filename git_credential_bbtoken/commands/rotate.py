@@ -25,7 +25,7 @@ from git_credential_bbtoken.matching import scope_covers
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 if TYPE_CHECKING:
-    from git_credential_bbtoken.checks.cloud import Validation
+    from git_credential_bbtoken.checks.validation import Validation
 
 SHOWN_TAIL = 4  # how many last characters of the old token are shown, to find it to revoke
 
@@ -146,8 +146,8 @@ def _revoke_advice(entries: list[Entry], old: str) -> str:
     where = TOKEN_PAGE
     datacenter = next((e for e in entries if e.kind == "datacenter"), None)
     if datacenter is not None:
-        from git_credential_bbtoken import explain
+        from git_credential_bbtoken.explain import datacenter as dc_text
 
-        where = explain.dc_tokens_page(datacenter.url)
+        where = dc_text.dc_tokens_page(datacenter.url)
     return (f"Next: revoke the old token (it ends in ...{old[-SHOWN_TAIL:]}) at {where}\n"
             "so that nothing keeps using it.")

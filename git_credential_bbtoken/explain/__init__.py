@@ -200,26 +200,3 @@ def _retry_after_text(retry_after: str | int | None) -> str:
             return f" Bitbucket asks to wait about {round(seconds / 60)} minutes."
         return f" Bitbucket asks to wait {seconds} seconds."
     return f" Bitbucket asks to wait until {text}."
-
-
-# -- until checks/ imports the product modules ------------------------------------------------
-#
-# checks/cloud.py and checks/datacenter.py (being rewritten on their own branch) still call the
-# product texts through this package (`explain.read_missing(...)`). This forwards those names
-# to `explain.cloud` and `explain.datacenter`, loading a product module only when one of its
-# names is asked for. Delete it once their imports point at the product modules.
-
-_PRODUCTS = ("cloud", "datacenter")
-
-
-def __getattr__(name: str) -> Any:
-    if not name.startswith("_"):
-        import importlib
-
-        for product in _PRODUCTS:
-            module = importlib.import_module(f"{__name__}.{product}")
-            if name == product:
-                return module
-            if name in vars(module):
-                return vars(module)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Bitbucket Cloud: what went wrong with an API token, and the fix.
 
-Facts: docs/bitbucket-api-tokens.md, sections 1 to 4. Scopes cannot be edited, so the fix for
+Facts: docs/bitbucket-facts.md §1-§4. Scopes cannot be edited, so the fix for
 a missing scope is always a new token, with every scope that is needed plus the Bitbucket
 scopes the old one had.
 """

@@ -1,6 +1,6 @@
 """Bitbucket Data Center / Server: what went wrong with an HTTP access token, and the fix.
 
-Facts: docs/bitbucket-api-tokens.md, section 5. Personal tokens go with the owner's username
+Facts: docs/bitbucket-facts.md §5. Personal tokens go with the owner's username
 (Basic), project and repository tokens only as Bearer; permissions can be edited after
 creation, the expiry cannot. The fixes point at the server's own token pages.
 """

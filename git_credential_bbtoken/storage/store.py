@@ -47,7 +47,7 @@ class Entry:
         "expiry": None,  # Unix seconds, as git's password_expiry_utc
         "has_refresh_token": False,
         "stored_at": None,
-        "validation": None,  # what the last check learnt (bitbucket.Validation.to_dict())
+        "validation": None,  # what the last check learnt (checks.validation.Validation.to_dict())
         "expiry_warned_on": None,  # the day the last "expires soon" line was shown
         "authtype": None,  # "Bearer": a token git must send as `Authorization: Bearer`
         # What this token may do on each repository, learnt from Bitbucket: {"ws/repo":

@@ -1,6 +1,6 @@
 """Users, API tokens and retired app passwords, and how Bitbucket Cloud answers them.
 
-Every rule here comes from /work/shared/docs/bitbucket-api-tokens.md (section 1 for the
+Every rule here comes from docs/bitbucket-facts.md (section 1 for the
 usernames, 2 for scopes, 3 for the answers). Tests change a token's fields after creating it
 (`tok.revoked = True`); the server reads them on every request.
 """

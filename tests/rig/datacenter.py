@@ -8,7 +8,7 @@
     ... git clone {server.url}/scm/PROJ/widgets.git ...
     server.basic_auth_disabled = True                         # next request on
 
-Facts: /work/shared/docs/bitbucket-api-tokens.md, section 5. Personal HTTP access tokens work
+Facts: /work/shared/docs/bitbucket-facts.md §5. Personal HTTP access tokens work
 with Basic `username:token` and with Bearer; project and repository tokens only with Bearer
 (with a username: 401). Permissions are levels (REPO_WRITE includes REPO_READ; PROJECT_X gives
 X on the project's repositories), and a personal token is capped by its owner's own

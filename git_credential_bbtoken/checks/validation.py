@@ -1,0 +1,149 @@
+"""What is known about a token (`Validation`), as stored in the metadata file and shown as the
+verdict table of `login` and `doctor`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping, NamedTuple
+
+from git_credential_bbtoken import explain as ex
+from git_credential_bbtoken import scopes as sc
+
+# Where a verdict came from (`Validation.sources`).
+GIT_PROBE = "git-probe"
+REST = "rest"
+
+NO_REPOSITORY = "not checked: the URL names no repository"
+
+
+class VerdictRow(NamedTuple):
+    what: str
+    answer: str  # yes | no | unknown
+    why: str
+
+
+def _answer(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+@dataclasses.dataclass
+class Validation:
+    """What is known about a token; JSON-safe via `to_dict`, and never holds the token."""
+
+    scopes: frozenset[str] | None = None  # None: unknown
+    can_clone: bool | None = None
+    can_push: bool | None = None
+    identity: bool | None = None
+    username_ok: bool | None = None
+    checked_at: str = ""
+    sources: list[str] = dataclasses.field(default_factory=list)
+    problems: list[ex.Explanation] = dataclasses.field(default_factory=list)
+    not_checked: list[str] = dataclasses.field(default_factory=list)
+    account: str | None = None  # Bitbucket username reported by /2.0/user
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # verdict -> why
+    kind: str = "cloud"  # or "datacenter": permissions, not scopes
+    authtype: str | None = None  # "Bearer" when the token works only as a Bearer token
+
+    @property
+    def problem_ids(self) -> list[str]:
+        return [p.id for p in self.problems]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scopes": None if self.scopes is None else sc.sort_scopes(self.scopes),
+            "can_clone": self.can_clone,
+            "can_push": self.can_push,
+            "identity": self.identity,
+            "username_ok": self.username_ok,
+            "checked_at": self.checked_at,
+            "sources": list(self.sources),
+            "problems": [p.to_dict() for p in self.problems],
+            "not_checked": list(self.not_checked),
+            "account": self.account,
+            "reasons": dict(self.reasons),
+            "kind": self.kind,
+            "authtype": self.authtype,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Validation:
+        """Forgiving: missing or malformed fields read as unknown."""
+        if not isinstance(data, Mapping):
+            return cls()
+
+        def flag(key: str) -> bool | None:
+            value = data.get(key)
+            return value if isinstance(value, bool) else None
+
+        def strings(key: str) -> list[str]:
+            value = data.get(key)
+            return [str(v) for v in value] if isinstance(value, list) else []
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        raw_scopes = data.get("scopes")
+        problems = [ex.Explanation.from_dict(p) for p in data.get("problems") or []
+                    if isinstance(p, Mapping)]
+        reasons = data.get("reasons")
+        return cls(
+            scopes=sc.normalize_scopes(raw_scopes) if isinstance(raw_scopes, list) else None,
+            can_clone=flag("can_clone"), can_push=flag("can_push"), identity=flag("identity"),
+            username_ok=flag("username_ok"), checked_at=str(data.get("checked_at") or ""),
+            sources=strings("sources"), problems=problems, not_checked=strings("not_checked"),
+            account=text("account"),
+            reasons={str(k): str(v) for k, v in reasons.items()}
+            if isinstance(reasons, Mapping) else {},
+            kind=str(data.get("kind") or "cloud"),
+            authtype=text("authtype"),
+        )
+
+    def verdict_table(self) -> list[VerdictRow]:
+        """Rows for `login`/`doctor`: what the token can do, yes/no/unknown, and why."""
+        return _VERDICT_TABLES.get(self.kind, _cloud_rows)(self)
+
+
+def _datacenter_rows(v: Validation) -> list[VerdictRow]:
+    """Data Center: permissions are not listed anywhere, so only what was asked is known."""
+    return [
+        VerdictRow("clone", _answer(v.can_clone), v.reasons.get("clone", NO_REPOSITORY)),
+        VerdictRow("push", _answer(v.can_push), v.reasons.get("push", NO_REPOSITORY)),
+        VerdictRow("REST API", _answer(v.identity), v.reasons.get("identity", "not checked")),
+    ]
+
+
+def _cloud_rows(v: Validation) -> list[VerdictRow]:
+    rows = [
+        VerdictRow("clone", _answer(v.can_clone), _cloud_why(v, "clone", sc.Operation.CLONE)),
+        VerdictRow("push", _answer(v.can_push), _cloud_why(v, "push", sc.Operation.PUSH)),
+        VerdictRow("identity (Sourcetree, IDEs)", _answer(v.identity),
+                   _cloud_why(v, "identity", sc.Operation.IDENTITY)),
+    ]
+    for label, operation in (("workspaces", sc.Operation.WORKSPACES),
+                             ("pull requests (read)", sc.Operation.PULL_REQUESTS_READ),
+                             ("pull requests (write)", sc.Operation.PULL_REQUESTS_WRITE)):
+        value = None if v.scopes is None else sc.can(operation, v.scopes)
+        rows.append(VerdictRow(label, _answer(value), _cloud_why(v, "", operation)))
+    return rows
+
+
+def _cloud_why(v: Validation, key: str, operation: str) -> str:
+    if key and key in v.reasons:
+        return v.reasons[key]
+    if v.scopes is None:
+        if REST in v.sources:
+            return "unknown: Bitbucket did not list the token's scopes"
+        if v.not_checked:
+            return f"not checked: {v.not_checked[0]}"
+        return "not checked: scopes are learned with --email"
+    missing = sc.missing_scopes(operation, v.scopes)
+    if missing:
+        return "lacks " + ", ".join(missing)
+    return "has " + ", ".join(sc.NEEDS[operation])
+
+
+_VERDICT_TABLES: dict[str, Callable[[Validation], list[VerdictRow]]] = {
+    "cloud": _cloud_rows,
+    "datacenter": _datacenter_rows,
+}
