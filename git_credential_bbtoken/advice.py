@@ -26,6 +26,7 @@ from git_credential_bbtoken.common import (
     utc_date_text,
     without_git_suffix,
 )
+from git_credential_bbtoken.knowledge import repository_key
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 TYPE_CHECKING = False
@@ -110,7 +111,11 @@ def _before_answer_cloud(entry: Entry, secret: str, url: str) -> Decision:
     validation = entry.validation or {}
     granted = validation.get("scopes")
     scopes = granted if isinstance(granted, list) else None
-    if validation.get("can_clone") is False:
+    # A verdict of the login's git probe holds for the token everywhere only when the login
+    # was for one repository; on a workspace it was one repository's (permissions differ
+    # between repositories), and `access` asks each repository itself.
+    probed_here = repository_key(entry.kind, entry.path) is not None
+    if validation.get("can_clone") is False and probed_here:
         # Stored with `login --force` although the check said it cannot work: say why again
         # rather than letting git fail with a bare status code.
         return Decision(QUIT, (_cannot_clone_texts, (validation, url, scopes)))
@@ -121,7 +126,7 @@ def _before_answer_cloud(entry: Entry, secret: str, url: str) -> Decision:
     if scopes is not None and not sc.can(sc.Operation.CLONE, scopes):
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
         return Decision(QUIT, (_read_missing_texts, (url, scopes)))
-    cannot_push = validation.get("can_push") is False or (
+    cannot_push = (validation.get("can_push") is False and probed_here) or (
         scopes is not None and not sc.can(sc.Operation.PUSH, scopes))
     if cannot_push and gitcommand.detect() == gitcommand.PUSH:
         return Decision(QUIT, (_write_missing_texts, (url, scopes)))

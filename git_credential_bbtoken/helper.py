@@ -8,8 +8,9 @@ stores and says nothing in normal operation: git's test battery compares stderr 
 from __future__ import annotations
 
 import os
+import time
 
-from git_credential_bbtoken import debug
+from git_credential_bbtoken import debug, knowledge
 from git_credential_bbtoken.common import (
     TOKEN_USERNAME,
     bbtoken_command,
@@ -70,10 +71,65 @@ def get(record: Credential, io: Io) -> int:
         return 0
     debug.register_secret(secret)
     debug.register_secret(refresh_token)
-    if request.config.is_bitbucket and _has_something_known(entry) and not _before_answer(
-            entry, secret, request, store, io):
+    if request.config.is_bitbucket and not _may_serve(entry, secret, request, store, io):
         return 0
     return _answer_stored(entry, secret, refresh_token, record, io)
+
+
+def _may_serve(entry: Entry, secret: str, request: Request, store: CredentialStore,
+               io: Io) -> bool:
+    """A Bitbucket token is served unless what is known of it (its expiry, its scopes) or of
+    the repository (what Bitbucket answered the first time) says the request must fail."""
+    if _has_something_known(entry) and not _before_answer(entry, secret, request, store, io):
+        return False
+    return _repository_allows(entry, secret, request, store, io)
+
+
+def _repository_allows(entry: Entry, secret: str, request: Request, store: CredentialStore,
+                       io: Io) -> bool:
+    """What this token may do on the request's repository: known (no request at all), or
+    learnt now with the one request git is about to make (`access`), and kept. A refusal is
+    explained and git told to quit."""
+    key = knowledge.repository_key(entry.kind, request.record.path)
+    if key is None:
+        return True
+    facts = (entry.repositories or {}).get(key)
+    if isinstance(facts, dict) and facts.get(knowledge.CLONE) is True and \
+            facts.get(knowledge.PUSH) is True:
+        return True  # known for both: no need to tell a push from a fetch
+    from git_credential_bbtoken import gitcommand
+
+    need = knowledge.PUSH if gitcommand.detect() == gitcommand.PUSH else knowledge.CLONE
+    now = time.time()
+    state = knowledge.known(entry, key, need, now)
+    if state is True:
+        return True
+    from git_credential_bbtoken import access
+
+    if state is None:
+        verdict = access.probe(request, entry, secret, need)
+        if verdict is None:
+            return True  # no answer (timeout, network): serve it, as if nothing were known
+        _keep(store, entry, knowledge.learnt(key, need, verdict.allowed, verdict.why,
+                                             verdict.status, now))
+        if verdict.allowed:
+            return True
+        why, status, detail = verdict.why, verdict.status, verdict.detail
+    else:
+        refused = knowledge.refusal(entry, key, need)
+        why, status, detail = refused["why"], refused["status"], None
+    for text in access.refusal_texts(entry, request, need, why, status, detail):
+        io.say(text)
+    io.answer([("quit", "1")])
+    return False
+
+
+def _keep(store: CredentialStore, entry: Entry, change: Callable[[Entry], None]) -> None:
+    """Record what was learnt, without ever waiting for the writers' lock."""
+    try:
+        store.update_if_free(entry, change)
+    except Exception as exc:  # knowing it next time is no reason to fail git now
+        log.debug("could not keep what was learnt: %s", type(exc).__name__)
 
 
 def _answer_stored(entry: Entry, secret: str, refresh_token: str | None, record: Credential,

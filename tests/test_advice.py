@@ -36,8 +36,9 @@ def request() -> Request:
     return made
 
 
-def entry(username: str = "x-bitbucket-api-token-auth", **fields: object) -> Entry:
-    return Entry(protocol="https", host="bitbucket.org", path="ws", username=username,
+def entry(username: str = "x-bitbucket-api-token-auth", path: str = "ws",
+          **fields: object) -> Entry:
+    return Entry(protocol="https", host="bitbucket.org", path=path, username=username,
                  backend="file", kind="cloud", **fields)
 
 
@@ -94,9 +95,10 @@ def test_expiry_warning_is_a_note_and_a_day_to_record() -> None:
 def test_expiry_warning_comes_before_the_reason_to_quit(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
     monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "push")
+    # A login for this very repository probed it: its verdict holds for it.
     decision = advice.before_answer(
-        entry(expiry=int(time.time()) + 2 * DAY, validation={"can_clone": True,
-                                                             "can_push": False}),
+        entry(path="ws/repo", expiry=int(time.time()) + 2 * DAY,
+              validation={"can_clone": True, "can_push": False}),
         TOKEN, request())
     assert (decision.action, decision.warned_on) == (advice.QUIT, today())
     first, second = decision.texts()

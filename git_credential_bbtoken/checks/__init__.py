@@ -13,8 +13,12 @@ from git_credential_bbtoken.common import CLOUD_API_URL, without_git_suffix
 from git_credential_bbtoken.gitconfig import ca_file_for
 
 if TYPE_CHECKING:
+    from git_credential_bbtoken.checks.answers import ProbeResult
     from git_credential_bbtoken.checks.validation import Validation
     from git_credential_bbtoken.context import Request
+
+# `get`'s first-use probe waits at most this long (it runs before git's own request).
+PROBE_SECONDS = 3.0
 
 
 def validate(request: Request, username: str | None, token: str,
@@ -35,3 +39,27 @@ def validate(request: Request, username: str | None, token: str,
     cloud_target = cloud.Target.for_url(url, api_url=request.config.api_url or CLOUD_API_URL,
                                         ca_file=ca_file)
     return cloud.validate(cloud_target, username or "", token, email=email)
+
+
+def probe(request: Request, username: str | None, token: str, push: bool,
+          deadline: float = PROBE_SECONDS) -> ProbeResult:
+    """The request git is about to make, made first: `info/refs?service=git-receive-pack`
+    (push) or `git-upload-pack` for the request's repository, with the credential git will
+    send. Changes nothing on the server; bounded by `deadline`; never raises."""
+    from git_credential_bbtoken.checks import transport
+    from git_credential_bbtoken.checks.answers import RECEIVE_PACK, UPLOAD_PACK
+
+    url = without_git_suffix(request.url)
+    ca_file = ca_file_for(request.base_url)
+    service = RECEIVE_PACK if push else UPLOAD_PACK
+    with transport.channel(token, ca_file, deadline) as line:
+        if request.config.kind == "datacenter":
+            from git_credential_bbtoken.checks import datacenter
+
+            dc_target = datacenter.DcTarget.for_url(url, api_url=request.config.api_url,
+                                                    ca_file=ca_file)
+            return datacenter.probe_git(dc_target, username, service, line)
+        from git_credential_bbtoken.checks import cloud
+
+        target = cloud.Target.for_url(url, ca_file=ca_file)
+        return cloud.probe_git(target, username or "", service, line)

@@ -46,6 +46,7 @@ class LoggedRequest:
     username: Optional[str]  # from Basic auth; the password is never kept
     status: int
     surface: str             # "git", "lfs", "rest" or "other"
+    agent: str = ""          # the User-Agent: git's own, or the helper's probes
 
 
 class BitbucketServer:
@@ -63,6 +64,9 @@ class BitbucketServer:
         self.rest_delay: float = 0
         self.git_delay: float = 0
         self.user_endpoint_gone = False
+        # ("user", "ws/repo") -> "none" | "read" | "write": a user's own permission on one
+        # repository (default: a member of the workspace may write).
+        self.permissions: dict[tuple[str, str], str] = {}
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -104,6 +108,11 @@ class BitbucketServer:
 
     def add_app_password(self, secret: str, username: str) -> AppPassword:
         return self.accounts.add_app_password(secret, username)
+
+    def set_permission(self, username: str, full_name: str, permission: str) -> None:
+        """The user's own permission on one repository: "none", "read" or "write"."""
+        assert permission in ("none", "read", "write"), permission
+        self.permissions[(username, full_name)] = permission
 
     def add_repo(self, full_name: str) -> Path:
         """"ws/repo": a bare repository with one commit on main; returns its path."""
@@ -219,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             surface = "other"
             status = self._send(404, [("Content-Type", "text/plain")], b"Not found\n")
         rig._record(LoggedRequest(self.command, parts.path, parts.query, username, status,
-                                  surface))
+                                  surface, self.headers.get("User-Agent", "")))
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -282,9 +291,19 @@ class _Handler(BaseHTTPRequestHandler):
         decision = rig.accounts.git(auth, workspace, need)
         if decision.status in (200, 403) and f"{workspace}/{slug}" not in rig.repos:
             decision = acc.Decision(401)  # Bitbucket does not tell "missing" from "no access"
+        text_403 = acc.GIT_403_TEXT
+        if decision.status == 200 and decision.user is not None:
+            # The token may; may its user? A repository hidden from the user answers like a
+            # missing one; a push by a user who may only read is refused with the access text.
+            permission = rig.permissions.get((decision.user.username, f"{workspace}/{slug}"),
+                                             "write")
+            if permission == "none":
+                decision = acc.Decision(401)
+            elif permission == "read" and need == acc.WRITE_REPO:
+                decision, text_403 = acc.Decision(403, decision.user), acc.GIT_401_TEXT
 
         if decision.status != 200:
-            text = {401: acc.GIT_401_TEXT if auth else "", 403: acc.GIT_403_TEXT,
+            text = {401: acc.GIT_401_TEXT if auth else "", 403: text_403,
                     410: acc.GIT_410_TEXT}[decision.status]
             headers = [("WWW-Authenticate", REALM)] if decision.status == 401 else []
             if lfs_operation is not None:

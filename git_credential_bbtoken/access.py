@@ -1,0 +1,139 @@
+"""Before a stored token is first used on a repository: ask Bitbucket what git is about to ask.
+
+git never shows a helper its 403s, so a refusal can only be explained before git's request.
+When `get` serves a token on a repository for an operation whose outcome is not known yet (a
+push; a clone or fetch of a repository never used with this token), it makes the request git
+is about to make anyway (`info/refs?service=git-upload-pack` or `git-receive-pack`, which
+changes nothing), bounded at 3 s, and keeps the answer (`knowledge`). A refusal is explained
+and git told to quit; a timeout or network error is as if nothing were known. This module
+reads the probe's answer and words the refusal; `helper.get` runs it and keeps what it learnt.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from git_credential_bbtoken import checks
+from git_credential_bbtoken import scopes as sc
+from git_credential_bbtoken.checks.answers import Outcome
+from git_credential_bbtoken.common import without_git_suffix
+from git_credential_bbtoken.knowledge import PUSH
+
+if TYPE_CHECKING:
+    from git_credential_bbtoken.checks.answers import ProbeResult
+    from git_credential_bbtoken.context import Request
+    from git_credential_bbtoken.explain import Explanation
+    from git_credential_bbtoken.storage.store import Entry
+
+
+class Verdict(NamedTuple):
+    """What one probe decided: allowed or not, and for a refusal why (see `knowledge`)."""
+
+    allowed: bool
+    why: str | None = None
+    status: int | None = None
+    detail: str | None = None  # what the server said, when it says why (Data Center)
+
+
+def probe(request: Request, entry: Entry, secret: str, need: str) -> Verdict | None:
+    """Ask Bitbucket, as git will, whether `need` (clone or push) is allowed; None when the
+    answer says nothing about it (timeout, unreachable, rate limited, a server error)."""
+    username = None if entry.authtype else entry.username
+    result = checks.probe(request, username, secret, push=need == PUSH)
+    return read(result, entry)
+
+
+def read(result: ProbeResult, entry: Entry) -> Verdict | None:
+    """The verdict in one probe's answer (docs/bitbucket-facts.md §3 for Cloud, §5 for Data
+    Center)."""
+    if result.outcome is Outcome.ALLOWED:
+        return Verdict(True)
+    status = result.status
+    if result.outcome is Outcome.MISSING_SCOPE:
+        scope = entry.kind != "datacenter" and result.scope_text
+        return Verdict(False, "scope" if scope else "permission", status)
+    if result.outcome is Outcome.NOT_FOUND:
+        return Verdict(False, "no-access", status)
+    if result.outcome is Outcome.REJECTED:
+        # Cloud answers 401 for a repository the account cannot see as well as for a bad
+        # token; Data Center's 401 is the credential itself.
+        why = "rejected" if entry.kind == "datacenter" else "no-access"
+        return Verdict(False, why, status, result.reason or None)
+    if result.outcome is Outcome.RETIRED:
+        return Verdict(False, "retired", status)
+    return None
+
+
+def refusal_texts(entry: Entry, request: Request, need: str, why: str | None,
+                  status: int | None, detail: str | None) -> list[str]:
+    """What to say about a refusal, most specific first; never blaming a scope the token is
+    known to have."""
+    return [_refusal(entry, request, need, why, status or 403, detail).text()]
+
+
+def _refusal(entry: Entry, request: Request, need: str, why: str | None, status: int,
+             detail: str | None) -> Explanation:
+    from git_credential_bbtoken.explain import access
+
+    url = without_git_suffix(request.url)
+    repo = _repository_name(entry, request)
+    if entry.kind == "datacenter":
+        return _datacenter_refusal(entry, url, repo, need, why, status, detail)
+    scopes = _known_scopes(entry)
+    if why == "scope" and not _has_needed_scopes(scopes, need):
+        from git_credential_bbtoken.explain import cloud
+
+        return (cloud.write_missing(url, scopes) if need == PUSH
+                else cloud.read_missing(url, scopes))
+    if why == "retired":
+        from git_credential_bbtoken.explain import cloud
+
+        return cloud.app_password_retired(url, entry.username, status)
+    if need == PUSH and why in ("scope", "permission"):
+        return access.account_cannot_push(url, repo, status)
+    return access.account_cannot_see(url, repo, status, token_works=_token_works(entry))
+
+
+def _datacenter_refusal(entry: Entry, url: str, repo: str, need: str, why: str | None,
+                        status: int, detail: str | None) -> Explanation:
+    from git_credential_bbtoken.explain import access, datacenter
+
+    username = entry.username or None
+    if why == "rejected":
+        return access.credential_rejected(url, status, detail)
+    if why == "permission":
+        return (datacenter.dc_write_missing(url, username) if need == PUSH
+                else datacenter.dc_read_missing(url, username, status))
+    return datacenter.dc_no_access(url, status, username)
+
+
+def _repository_name(entry: Entry, request: Request) -> str:
+    from git_credential_bbtoken.knowledge import repository_key
+
+    parts = [p for p in (request.record.path or "").split("/") if p]
+    if entry.kind == "datacenter":
+        parts = parts[1:]
+    name = "/".join(parts[:2])
+    return without_git_suffix(name) or (repository_key(entry.kind, request.record.path) or "")
+
+
+def _known_scopes(entry: Entry) -> list[str] | None:
+    scopes = (entry.validation or {}).get("scopes")
+    return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None
+
+
+def _has_needed_scopes(scopes: list[str] | None, need: str) -> bool:
+    """Whether the token is known to have every scope `need` takes (then a refusal is the
+    account's, never the token's)."""
+    if scopes is None:
+        return False
+    return sc.can(sc.Operation.PUSH if need == PUSH else sc.Operation.CLONE, scopes)
+
+
+def _token_works(entry: Entry) -> bool:
+    """Whether Bitbucket accepted this token somewhere: at login, or on another repository."""
+    validation = entry.validation or {}
+    if validation.get("can_clone") is True or validation.get("identity") is True:
+        return True
+    return any(isinstance(facts, dict) and True in (facts.get("clone"), facts.get("push"))
+               for facts in (entry.repositories or {}).values())

@@ -1,0 +1,96 @@
+"""What a stored token may do on each repository, as Bitbucket itself answered.
+
+Kept in the entry (`Entry.repositories`), per repository and per operation, and dropped with
+the token (a new token is a new entry). `get` reads it on every request, so this module is
+pure and imports nothing: a fetch or push of a repository already known costs no request.
+
+    {"acme/widgets": {"clone": true, "push": false, "push_why": "permission",
+                      "push_status": 403, "push_at": 1764500000}}
+
+`why` is what a refusal meant (docs/bitbucket-facts.md §3, §5):
+- "scope": the token lacks a scope (Cloud's 403 "lack one or more required privilege scopes");
+- "permission": the account (or a Data Center token's permission) does not allow it: 403;
+- "no-access": the repository is not visible to the account, or does not exist (Cloud: 401
+  with "You may not have access to this repository", Data Center: 404);
+- "rejected": the credential itself was refused (Data Center 401): never sent again.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from git_credential_bbtoken.storage.store import Entry
+
+CLONE = "clone"
+PUSH = "push"
+# A refusal is trusted this long, then checked again (one probe): a workspace admin may
+# have granted access meanwhile. What was allowed stays known for the token's life.
+REFUSAL_SECONDS = 600
+
+
+def repository_key(kind: str, path: str | None) -> str | None:
+    """The repository a request's path names, as a key: `ws/repo` on Cloud (from
+    `ws/repo.git`, `ws/repo.git/info/lfs`...), `PROJ/repo` on Data Center (from
+    `scm/PROJ/repo.git`). Lower case: Bitbucket's slugs and project keys ignore case. None when
+    the path names no repository."""
+    parts = [part for part in (path or "").split("/") if part]
+    if kind == "datacenter":
+        if len(parts) < 3 or parts[0] != "scm":
+            return None
+        parts = parts[1:]
+    if len(parts) < 2:
+        return None
+    repo = parts[1][:-4] if parts[1].endswith(".git") else parts[1]
+    return f"{parts[0]}/{repo}".lower() if repo else None
+
+
+def known(entry: Entry, key: str, need: str, now: float) -> bool | None:
+    """What is known of `need` (CLONE or PUSH) for the repository `key` with this entry's
+    token: True, False (a refusal younger than REFUSAL_SECONDS), or None (ask Bitbucket)."""
+    facts = (entry.repositories or {}).get(key)
+    if not isinstance(facts, dict):
+        facts = {}
+    value = facts.get(need)
+    if value is True:
+        return True
+    if value is False:
+        at = facts.get(f"{need}_at")
+        fresh = isinstance(at, (int, float)) and now - at < REFUSAL_SECONDS
+        return False if fresh or facts.get(f"{need}_why") == "rejected" else None
+    if need == CLONE and facts.get(PUSH) is True:
+        return True  # a token that may push may fetch (push needs read too)
+    return _from_login(entry, key, need)
+
+
+def _from_login(entry: Entry, key: str, need: str) -> bool | None:
+    """A login for exactly this repository probed it: its verdict counts as known."""
+    if repository_key(entry.kind, entry.path) != key or not entry.validation:
+        return None
+    value = entry.validation.get("can_clone" if need == CLONE else "can_push")
+    return value if isinstance(value, bool) else None
+
+
+def refusal(entry: Entry, key: str, need: str) -> dict[str, Any]:
+    """The facts kept with a refusal: why, and the status Bitbucket answered."""
+    facts = (entry.repositories or {}).get(key) or {}
+    return {"why": facts.get(f"{need}_why"), "status": facts.get(f"{need}_status")}
+
+
+def learnt(key: str, need: str, allowed: bool, why: str | None, status: int | None,
+           now: float) -> Any:
+    """A change for `CredentialStore.update_if_free` that records one answer."""
+    def record(entry: Entry) -> None:
+        repositories = dict(entry.repositories or {})
+        facts = dict(repositories.get(key) or {})
+        facts[need] = allowed
+        if allowed:
+            for field in ("why", "status", "at"):
+                facts.pop(f"{need}_{field}", None)
+        else:
+            facts.update({f"{need}_why": why, f"{need}_status": status, f"{need}_at": int(now)})
+        repositories[key] = facts
+        entry.repositories = repositories
+
+    return record

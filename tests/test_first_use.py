@@ -1,0 +1,148 @@
+"""Issue 12, zero bare 403s: the first time a stored token is used on a repository for an
+operation whose outcome is unknown, `get` asks Bitbucket what git is about to ask, keeps the
+answer, and explains a refusal instead of letting git end in a bare 403. Real git, the
+Bitbucket-like server (with per-repository permissions), the real keyring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rig.server import BitbucketServer
+
+READ = "read:repository:bitbucket"
+WRITE = "write:repository:bitbucket"
+READ_ONLY = "ATATT3x-first-use-read-only-0123456789abcdefghijklmnopqrstuvwxyz"
+WRITER = "ATATT3x-first-use-writer-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+QUIT = "fatal: credential helper 'bbtoken' told us to quit"
+BARE = "The requested URL returned error"
+
+
+def git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="")
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def probes(server: BitbucketServer) -> list[Any]:
+    """The helper's own requests (git's carry git's User-Agent)."""
+    return [r for r in server.requests if "git-credential-bbtoken" in r.agent]
+
+
+@pytest.fixture
+def server(bitbucket: BitbucketServer, secret_service: object) -> BitbucketServer:
+    bitbucket.add_user("alice", "alice@example.com", workspaces=["acme"])
+    for repo in ("acme/widgets", "acme/gizmos", "acme/gadgets"):
+        bitbucket.add_repo(repo)
+    bitbucket.add_token(READ_ONLY, "alice", [READ])
+    bitbucket.add_token(WRITER, "alice", [READ, WRITE])
+    assert git("credential-bbtoken", "setup", bitbucket.url).returncode == 0
+    return bitbucket
+
+
+def login_workspace(server: BitbucketServer, token: str) -> None:
+    """A login for the workspace without --email: nothing about repositories is known."""
+    result = subprocess.run(["git", "credential-bbtoken", "login", f"{server.url}/acme",
+                             "--token-stdin"], input=token + "\n", capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def clone(server: BitbucketServer, repo: str, where: Path) -> subprocess.CompletedProcess[str]:
+    return git("clone", f"{server.url}/{repo}.git", str(where))
+
+
+def commit(work: Path) -> None:
+    changes = work / "new.txt"
+    changes.write_text((changes.read_text() if changes.exists() else "") + "change\n")
+    assert git("add", "new.txt", cwd=work).returncode == 0
+    done = git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-m", "c",
+               cwd=work)
+    assert done.returncode == 0, done.stderr
+
+
+def test_push_with_a_read_only_token_is_explained_the_first_time(server: BitbucketServer,
+                                                                 tmp_path: Path) -> None:
+    login_workspace(server, READ_ONLY)
+    work = tmp_path / "w"
+    cloned = clone(server, "acme/widgets", work)
+    assert cloned.returncode == 0, cloned.stderr
+    commit(work)
+    server.clear_log()
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode != 0
+    assert f"The token cannot push to {server.url}/acme/widgets: it lacks {WRITE}" in \
+        pushed.stderr
+    assert QUIT in pushed.stderr and BARE not in pushed.stderr
+    assert [(r.query, r.status) for r in probes(server)] == [
+        ("service=git-receive-pack", 403)]
+    # git's own request went out without a credential only (its 401 challenge): the token
+    # was never sent for a push that had to fail.
+    assert [r.username for r in server.requests if r not in probes(server)] == [None]
+    # Known now: the next push is explained without asking Bitbucket again.
+    server.clear_log()
+    again = git("push", "origin", "HEAD:main", cwd=work)
+    assert "lacks " + WRITE in again.stderr and QUIT in again.stderr
+    assert probes(server) == []
+    assert [r.username for r in server.requests] == [None]
+
+
+def test_a_known_repository_costs_no_extra_request(server: BitbucketServer,
+                                                   tmp_path: Path) -> None:
+    login_workspace(server, WRITER)
+    work = tmp_path / "w"
+    server.clear_log()
+    assert clone(server, "acme/widgets", work).returncode == 0
+    assert [r.query for r in probes(server)] == ["service=git-upload-pack"]  # first use
+    server.clear_log()
+    fetched = git("fetch", cwd=work)
+    assert fetched.returncode == 0, fetched.stderr
+    assert probes(server) == [] and server.requests  # only git's own requests
+    commit(work)
+    server.clear_log()
+    assert git("push", "origin", "HEAD:main", cwd=work).returncode == 0
+    assert [r.query for r in probes(server)] == ["service=git-receive-pack"]  # first push
+    commit(work)
+    server.clear_log()
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+    assert probes(server) == []
+
+
+def test_push_by_an_account_that_may_only_read(server: BitbucketServer,
+                                               tmp_path: Path) -> None:
+    """The token has write:repository; the account may only read the repository: the
+    refusal is the account's, and no scope the token has is blamed."""
+    server.set_permission("alice", "acme/widgets", "read")
+    login_workspace(server, WRITER)
+    work = tmp_path / "w"
+    assert clone(server, "acme/widgets", work).returncode == 0
+    commit(work)
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert "Your account can only read acme/widgets" in pushed.stderr
+    assert "ask a workspace admin for write access" in pushed.stderr
+    assert "lacks" not in pushed.stderr and BARE not in pushed.stderr
+    assert QUIT in pushed.stderr
+
+
+@pytest.mark.parametrize("repo", ["acme/gizmos", "acme/nothing-here"])
+def test_clone_of_a_repository_the_account_cannot_see(server: BitbucketServer,
+                                                      tmp_path: Path, repo: str) -> None:
+    server.set_permission("alice", "acme/gizmos", "none")
+    login_workspace(server, WRITER)
+    assert clone(server, "acme/widgets", tmp_path / "ok").returncode == 0
+    cloned = clone(server, repo, tmp_path / "no")
+    assert cloned.returncode != 0
+    assert f"Your account cannot see {repo}, or it does not exist" in cloned.stderr
+    assert BARE not in cloned.stderr and QUIT in cloned.stderr
+    assert "token itself may be expired" not in cloned.stderr  # it worked on widgets
+    listed = subprocess.run(["git", "credential-bbtoken", "list", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert TOKEN_NOT_IN(listed.stdout)
+
+
+def TOKEN_NOT_IN(text: str) -> bool:  # noqa: N802 - reads as a sentence in the assertion
+    return WRITER not in text and READ_ONLY not in text
