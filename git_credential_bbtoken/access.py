@@ -58,7 +58,7 @@ def read(result: ProbeResult, entry: Entry) -> Verdict | None:
         # Cloud answers 401 for a repository the account cannot see as well as for a bad
         # token; Data Center's 401 is the credential itself.
         why = "rejected" if entry.kind == "datacenter" else "no-access"
-        return Verdict(False, why, status, result.reason or None)
+        return Verdict(False, why, status, result.denied_reason)
     if result.outcome is Outcome.RETIRED:
         return Verdict(False, "retired", status)
     return None

@@ -49,6 +49,8 @@ def repository_key(kind: str, path: str | None) -> str | None:
 def known(entry: Entry, key: str, need: str, now: float) -> bool | None:
     """What is known of `need` (CLONE or PUSH) for the repository `key` with this entry's
     token: True, False (a refusal younger than REFUSAL_SECONDS), or None (ask Bitbucket)."""
+    if rejected(entry) is not None:
+        return False  # the credential itself was refused: never sent again, anywhere
     facts = (entry.repositories or {}).get(key)
     if not isinstance(facts, dict):
         facts = {}
@@ -72,8 +74,22 @@ def _from_login(entry: Entry, key: str, need: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def rejected(entry: Entry) -> dict[str, Any] | None:
+    """The refusal of the credential itself, if one was kept (on any repository)."""
+    for facts in (entry.repositories or {}).values():
+        if not isinstance(facts, dict):
+            continue
+        for need in (CLONE, PUSH):
+            if facts.get(f"{need}_why") == "rejected":
+                return {"why": "rejected", "status": facts.get(f"{need}_status")}
+    return None
+
+
 def refusal(entry: Entry, key: str, need: str) -> dict[str, Any]:
     """The facts kept with a refusal: why, and the status Bitbucket answered."""
+    token_level = rejected(entry)
+    if token_level is not None:
+        return token_level
     facts = (entry.repositories or {}).get(key) or {}
     return {"why": facts.get(f"{need}_why"), "status": facts.get(f"{need}_status")}
 

@@ -146,3 +146,67 @@ def test_clone_of_a_repository_the_account_cannot_see(server: BitbucketServer,
 
 def TOKEN_NOT_IN(text: str) -> bool:  # noqa: N802 - reads as a sentence in the assertion
     return WRITER not in text and READ_ONLY not in text
+
+
+# -- Data Center --------------------------------------------------------------------------------
+
+DC_READER = "BBDC-first-use-reader-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture
+def datacenter(certificates: Any, isolated_env: Path, secret_service: object,
+               tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from rig.datacenter import DataCenterServer
+
+    server = DataCenterServer(tmp_path_factory.mktemp("datacenter"), certificates).start()
+    try:
+        for key, value in server.git_config_items():
+            subprocess.run(["git", "config", "--file", str(isolated_env), key, value],
+                           check=True)
+        server.add_user("alice", {"PROJ": "PROJECT_WRITE"})
+        server.add_repo("PROJ", "widgets")
+        server.add_repo("OTHER", "secrets")
+        server.add_personal_token(DC_READER, "alice", ["REPO_READ"])
+        assert git("credential-bbtoken", "setup", server.url).returncode == 0
+        login = subprocess.run(["git", "credential-bbtoken", "login", "--kind", "datacenter",
+                                server.url, "--username", "alice",
+                                "--token-stdin"], input=DC_READER + "\n",
+                               capture_output=True, text=True, timeout=120)
+        assert login.returncode == 0, login.stderr
+        yield server
+    finally:
+        server.stop()
+
+
+def test_datacenter_repository_the_token_cannot_see(datacenter: Any, tmp_path: Path) -> None:
+    cloned = git("clone", f"{datacenter.url}/scm/OTHER/secrets.git", str(tmp_path / "s"))
+    assert cloned.returncode != 0
+    assert "does not reach" in cloned.stderr and "(404)" in cloned.stderr
+    assert QUIT in cloned.stderr and BARE not in cloned.stderr
+
+
+def test_datacenter_push_without_repo_write(datacenter: Any, tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    assert git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(work)).returncode == 0
+    commit(work)
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert "cannot push" in pushed.stderr and "REPO_WRITE" in pushed.stderr
+    assert QUIT in pushed.stderr and BARE not in pushed.stderr
+
+
+def test_datacenter_never_sends_a_rejected_credential_twice(datacenter: Any,
+                                                            tmp_path: Path) -> None:
+    """Repeated 401s lock a Data Center account behind a CAPTCHA: a credential the server
+    refused is not sent again, and the server's reason is passed on."""
+    datacenter.tokens[DC_READER].revoked = True
+    datacenter.denied_reason = "CAPTCHA required; log in once in the web UI"
+    datacenter.clear_log()
+    first = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "a"))
+    assert "rejected the stored token" in first.stderr and QUIT in first.stderr
+    assert "X-Authentication-Denied-Reason" in first.stderr and "CAPTCHA" in first.stderr
+    sent = [r for r in datacenter.requests if r.scheme is not None]
+    assert len(sent) == 1  # the helper's one probe; git never sent it
+    datacenter.clear_log()
+    second = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "b"))
+    assert "rejected the stored token" in second.stderr and QUIT in second.stderr
+    assert [r for r in datacenter.requests if r.scheme is not None] == []  # not sent again

@@ -71,6 +71,7 @@ class ProbeResult:
     retry_after: str | None = None
     tls: bool = False
     scope_text: bool = False  # the 403 body named missing scopes (not a repo permission)
+    denied_reason: str | None = None  # Data Center's X-Authentication-Denied-Reason header
 
 
 class Unexpected(NamedTuple):
@@ -111,5 +112,7 @@ def probe_info_refs(line: Channel, repo_url: str, username: str | None, service:
         other = unexpected(url, answer)
         return ProbeResult(service, other.outcome, status, other.reason, other.retry_after)
     text = answer.body.decode("utf-8", "replace") if status != 200 else ""
+    denied = answer.headers.get("X-Authentication-Denied-Reason")
     return ProbeResult(service, outcome, status, text.strip()[:TEXT_LIMIT],
-                       scope_text=outcome is Outcome.MISSING_SCOPE and SCOPE_TEXT in text)
+                       scope_text=outcome is Outcome.MISSING_SCOPE and SCOPE_TEXT in text,
+                       denied_reason=denied[:TEXT_LIMIT] if denied else None)

@@ -113,6 +113,9 @@ class DataCenterServer:
     tokens: dict[str, DcToken] = field(default_factory=dict)
     repos: dict[tuple[str, str], Path] = field(default_factory=dict)
     basic_auth_disabled: bool = False
+    # When set, every 401 carries X-Authentication-Denied-Reason with this text (the server
+    # wants a CAPTCHA after repeated failures).
+    denied_reason: Optional[str] = None
 
     def __post_init__(self) -> None:
         self.repo_root = self.root / "repos"
@@ -300,6 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = [("Content-Type", "text/plain;charset=UTF-8")]
         if challenge:
             headers.append(("WWW-Authenticate", REALM))
+        if status == 401 and self.server.rig.denied_reason:
+            headers.append(("X-Authentication-Denied-Reason", self.server.rig.denied_reason))
         return self._send(status, headers, (text + "\n").encode())
 
     def _json(self, status: int, data: Any, auth: Optional[_Auth] = None,
