@@ -79,6 +79,11 @@ def test_the_cycle_finder_finds_one() -> None:
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
+def test_no_module_is_over_500_lines() -> None:
+    lines = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
+    assert lines and {name: n for name, n in lines.items() if n > MAX_LINES} == {}
+
+
 def test_only_the_checks_import_requests() -> None:
     users = set()
     for name, path in _modules().items():
