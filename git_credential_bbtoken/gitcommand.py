@@ -90,11 +90,16 @@ def _subcommand_at(args: list[str], start: int) -> int:
 
 
 def _ancestors() -> list[list[str]]:
-    if sys.platform.startswith("linux"):
+    """The command lines of this process's ancestors, nearest first. Linux reads /proc (no
+    import at all: `get` runs this on a fetch); every other OS asks psutil, one code path for
+    macOS, Windows and the BSDs (and the one the tests also run on Linux)."""
+    if sys.platform.startswith("linux") and not _FORCE_PSUTIL:
         return _linux_ancestors()
-    if sys.platform == "darwin":
-        return _ps_ancestors()
-    return []
+    return _psutil_ancestors()
+
+
+# Set by tests to run the psutil path where /proc exists.
+_FORCE_PSUTIL = False
 
 
 def _linux_ancestors() -> list[list[str]]:
@@ -113,19 +118,19 @@ def _linux_ancestors() -> list[list[str]]:
     return chain
 
 
-def _ps_ancestors() -> list[list[str]]:
-    import subprocess  # macOS only: Linux reads /proc
-
+def _psutil_ancestors() -> list[list[str]]:
+    try:
+        import psutil
+    except ImportError:  # an install without it: push and fetch look alike ("unknown")
+        return []
     chain = []
-    pid = os.getppid()
-    for _ in range(MAX_DEPTH):
-        if pid <= 1:
-            break
-        out = subprocess.run(["ps", "-o", "ppid=,command=", "-p", str(pid)],
-                             capture_output=True, text=True, timeout=2).stdout.strip()
-        if not out:
-            break
-        parent, _, command = out.partition(" ")
-        chain.append(command.split())
-        pid = int(parent)
+    try:
+        process = psutil.Process().parent()
+        for _ in range(MAX_DEPTH):
+            if process is None or process.pid <= 1:
+                break
+            chain.append(process.cmdline())
+            process = process.parent()
+    except psutil.Error:  # gone, or not ours to read: what was read so far still counts
+        pass
     return chain
