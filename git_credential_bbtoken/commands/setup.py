@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import bbtoken_command, origin_url
+from git_credential_bbtoken.common import DEFAULT_URL, bbtoken_command, origin_url
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.errors import CommandFailed
 from git_credential_bbtoken.gitconfig import run_git
@@ -47,7 +47,7 @@ def setup(options: argparse.Namespace, io: Io) -> int:
     wrote = apply(config, url, helper_command())
     if wrote:
         io.say(f"git now uses only bbtoken for {url} ({options.scope} config). "
-               f"Next: {bbtoken_command('login', *([url] if path else []))}")
+               f"Next: {bbtoken_command('login', *([url] if url != DEFAULT_URL else []))}")
     else:
         io.say(f"already set up for {url} ({options.scope} config); nothing changed")
     return 0
