@@ -629,7 +629,7 @@ def get_goals(tallies: dict[str, Tally], med: dict[str, float]) -> int:
     for label, key, limit, sense in GOALS:
         ok = ratios[key] <= limit if sense == "max" else ratios[key] >= limit
         bound = f"<= {limit:g}x" if sense == "max" else f">= {limit:g}x"
-        missed += verdict(ok, f"{label}: {ratios[key]:.2f}x (goal {bound})")
+        missed += verdict(ok, f"{label}: {ratios[key]:.3f}x (goal {bound})")
         if key == "file_vs_floor":
             store = med["credential-store fill"]
             print(f"       (information: bbtoken fill (file store) / credential-store fill: "
@@ -650,7 +650,7 @@ def first_use_goals(runs: int, tallies: dict[str, Tally], med: dict[str, float])
     use costs one info/refs request (its time is information). The number missed."""
     known, probe = tallies[KNOWN], tallies[PROBE]
     ratio = med[KNOWN] / med["bbtoken fill"]
-    missed = verdict(ratio <= KNOWN_LIMIT, f"{KNOWN} / bbtoken fill: {ratio:.2f}x "
+    missed = verdict(ratio <= KNOWN_LIMIT, f"{KNOWN} / bbtoken fill: {ratio:.3f}x "
                      f"(goal <= {KNOWN_LIMIT:g}x, the same)")
     connections = known.proxied + known.served
     missed += verdict(connections == 0, "network connections during repository-known gets: "
