@@ -551,10 +551,17 @@ def _host(server: BitbucketServer) -> str:
 
 
 def _served_offline(server: BitbucketServer) -> None:
-    """The token stored despite the fault is served by get, without asking the server."""
+    """The token stored despite the fault is served by get. The check did not answer, so the
+    repository is not known yet: the first get asks Bitbucket once, what git is about to ask
+    (contract §3); from then on it is known and get asks nothing."""
     server.clear_log()
     got = get(host=_host(server), path="acme/widgets.git").clean(0)
     assert got.answer["password"] == TOKEN
+    assert [(r.path, r.query) for r in server.requests] == [
+        ("/acme/widgets.git/info/refs", "service=git-upload-pack")]
+    server.clear_log()
+    again = get(host=_host(server), path="acme/widgets.git").clean(0)
+    assert again.answer["password"] == TOKEN
     assert server.requests == []
 
 
