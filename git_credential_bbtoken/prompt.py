@@ -60,7 +60,12 @@ def _has_terminal() -> bool:
 
 
 def ask(prompt: str, secret: bool) -> str:
-    """The answer to `prompt` (git's wording), from askpass or the terminal."""
+    """The answer to `prompt` (git's wording), from askpass or the terminal. Control characters
+    in it (from a URL's path) are percent-encoded first, as git's credential.sanitizePrompt
+    does."""
+    from git_credential_bbtoken.console import neutralise
+
+    prompt = neutralise(prompt)
     program = askpass_program()
     if program:
         # As git does: the program is run directly (no shell, so a path with spaces works,
