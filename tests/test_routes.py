@@ -4,12 +4,17 @@ curl's no_proxy rules. The end-to-end tests are in tests/test_transport.py."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rig.certs import Certificates
 
-from git_credential_bbtoken.checks import routes
+from git_credential_bbtoken.checks import routes, transport
 from git_credential_bbtoken.gitconfig import http_config
 
 URL = "https://bitbucket.example/acme/widgets.git"
@@ -144,3 +149,80 @@ def test_unreadable_ca_file(tmp_path: Path) -> None:
     bad.write_text("not a certificate\n")
     with pytest.raises(routes.CaFileError):
         routes.trust_context((str(bad),), ())
+
+
+# -- certificates are really checked ----------------------------------------------------------
+
+WRONG_NAME_EXT = """basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:wrong.example
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def wrong_name_certificate(certificates: Certificates, folder: Path) -> tuple[str, str]:
+    """A certificate from the session's CA for wrong.example only (not 127.0.0.1)."""
+    ca_key = Path(certificates.ca_file).with_name("ca.key")
+    (folder / "wrong.ext").write_text(WRONG_NAME_EXT)
+    for args in (["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                  "-keyout", "wrong.key", "-out", "wrong.csr", "-subj", "/CN=wrong.example"],
+                 ["x509", "-req", "-in", "wrong.csr", "-CA", certificates.ca_file, "-CAkey",
+                  str(ca_key), "-CAcreateserial", "-days", "2", "-extfile", "wrong.ext",
+                  "-out", "wrong.pem"]):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+    return str(folder / "wrong.pem"), str(folder / "wrong.key")
+
+
+@pytest.fixture
+def tls_server(certificates: Certificates, tmp_path: Path, request: pytest.FixtureRequest
+               ) -> Iterator[int]:
+    """A one-answer-per-connection HTTPS server on 127.0.0.1 with the certificate named by
+    the test's parameter: "right" (the rig's, for 127.0.0.1) or "wrong" (wrong.example)."""
+    if request.param == "right":
+        cert, key = certificates.cert_file, certificates.key_file
+    else:
+        cert, key = wrong_name_certificate(certificates, tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            conn.settimeout(5)
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n")
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+
+
+@pytest.mark.parametrize("tls_server", ["right", "wrong"], indirect=True)
+def test_host_name_is_checked(tls_server: int, certificates: Certificates,
+                              request: pytest.FixtureRequest) -> None:
+    right = request.node.callspec.params["tls_server"] == "right"
+    with transport.channel("token", certificates.ca_file, 5.0) as line:
+        answer = line.get(f"https://127.0.0.1:{tls_server}/x", "alice")
+    if right:
+        assert isinstance(answer, transport.Response) and answer.status == 200
+    else:
+        assert answer == transport.NotChecked(
+            f"the TLS certificate check failed for 127.0.0.1:{tls_server}", True)

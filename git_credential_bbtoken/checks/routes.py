@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import os
 import ssl
 import sys
@@ -30,6 +31,8 @@ import requests.adapters
 import requests.auth
 
 from git_credential_bbtoken.gitconfig import http_config
+
+log = logging.getLogger(__name__)
 
 # curl's ports for a proxy URL that names none (git hands its proxy string to curl as it is).
 CURL_PROXY_PORT = 1080
@@ -60,7 +63,7 @@ class Route:
 
     ca_files: tuple[str, ...]
     ca_dirs: tuple[str, ...]
-    proxies: Mapping[str, str]
+    proxies: Mapping[str, str] = dataclasses.field(repr=False)  # may hold a proxy password
 
 
 def origin(url: str) -> str:
@@ -99,7 +102,17 @@ def route_for(url: str, ca_file: str | None) -> Route | Refused:
             return Refused(f"git's proxy for {origin(url)} is a SOCKS proxy ({scheme}), "
                            "which needs the PySocks package here")
         proxies["https" if is_https else "http"] = proxy
-    return Route(tuple(dict.fromkeys(files)), tuple(dict.fromkeys(dirs)), proxies)
+    route = Route(tuple(dict.fromkeys(files)), tuple(dict.fromkeys(dirs)), proxies)
+    log.debug("route to %s: %s; trusting the system store plus %s", origin(url),
+              f"proxy {_shown(proxy)}" if proxies else "direct",
+              ", ".join(route.ca_files + route.ca_dirs) or "nothing else")
+    return route
+
+
+def _shown(proxy: str | None) -> str:
+    """A proxy URL without its user name and password."""
+    parts = urllib.parse.urlsplit(proxy or "")
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _has_socks() -> bool:
@@ -185,17 +198,36 @@ def trust_context(ca_files: tuple[str, ...], ca_dirs: tuple[str, ...]) -> ssl.SS
 
 
 def _system_context() -> ssl.SSLContext:
+    context: ssl.SSLContext
     if sys.version_info >= (3, 10):
         import truststore
 
-        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # Python 3.9 has no truststore: OpenSSL's default paths (the system bundle on Linux, the
-    # certificate store on Windows), and certifi's bundle that requests ships with.
-    import certifi
+        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        # Python 3.9 has no truststore: OpenSSL's default paths (the system bundle on Linux,
+        # the certificate store on Windows), and certifi's bundle that requests ships with.
+        import certifi
 
-    context = ssl.create_default_context()
-    context.load_verify_locations(cafile=certifi.where())
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=certifi.where())
+    if _URLLIB3_MAJOR < 2:
+        # urllib3 1.x gives no server_hostname for an IP address (the TLS library would refuse
+        # to check it), and then matches the host name itself: it does whenever the context
+        # does not (connection.py, `not context.check_hostname`). urllib3 2 passes it always.
+        context.check_hostname = False
     return context
+
+
+def _urllib3_major() -> int:
+    import urllib3
+
+    try:
+        return int(str(getattr(urllib3, "__version__", "2")).split(".")[0])
+    except ValueError:
+        return 2
+
+
+_URLLIB3_MAJOR = _urllib3_major()
 
 
 class Routes:
