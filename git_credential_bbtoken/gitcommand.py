@@ -120,7 +120,7 @@ def _linux_ancestors() -> list[list[str]]:
 
 def _psutil_ancestors() -> list[list[str]]:
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped, unused-ignore]
     except ImportError:  # an install without it: push and fetch look alike ("unknown")
         return []
     chain = []

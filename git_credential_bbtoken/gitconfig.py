@@ -53,17 +53,22 @@ def run_git(args: list[str], check: bool = False,
 
 def read_urlmatch(section: str, url: str) -> dict[str, str]:
     """All `<section>.*` values that apply to `url` (last one wins), keys in lower case."""
+    return {key: value or "" for key, value in _read_urlmatch_raw(section, url).items()}
+
+
+def _read_urlmatch_raw(section: str, url: str) -> dict[str, str | None]:
+    """As `read_urlmatch`, but a key written without `=` (a boolean's implicit true) is None."""
     args = ["config", "-z", "--get-urlmatch", section, url]
     try:
         output = _git_output_fast(args) if os.name == "posix" else run_git(args).stdout
     except OSError:
         return {}  # no git on PATH: behave as with no configuration
-    values: dict[str, str] = {}
+    values: dict[str, str | None] = {}
     for item in output.split("\0"):
         if not item:
             continue
-        key, _, value = item.partition("\n")
-        values[key[len(section) + 1:].lower()] = value
+        key, newline, value = item.partition("\n")
+        values[key[len(section) + 1:].lower()] = value if newline else None
     return values
 
 
@@ -126,3 +131,78 @@ def ca_file_for(url: str) -> str | None:
         return from_env
     value = read_urlmatch("http", url).get("sslcainfo")
     return os.path.expanduser(value) if value else None
+
+
+class HttpConfig:
+    """What git's http.* config for one URL, and the GIT_SSL_* and proxy variables, say about
+    how git reaches it (git's http.c reads them the same way; environment over config)."""
+
+    __slots__ = ("ssl_verify_off", "ca_info", "ca_path", "proxy", "no_proxy")
+
+    def __init__(self, ssl_verify_off: str | None, ca_info: str | None, ca_path: str | None,
+                 proxy: str | None, no_proxy: str | None) -> None:
+        self.ssl_verify_off = ssl_verify_off  # what turned verification off, or None
+        self.ca_info = ca_info  # http.sslCAInfo / GIT_SSL_CAINFO: a CA file
+        self.ca_path = ca_path  # http.sslCAPath / GIT_SSL_CAPATH: a folder of hashed CAs
+        self.proxy = proxy  # the proxy git would use ("" = none, even from the environment)
+        self.no_proxy = no_proxy  # NO_PROXY / no_proxy: hosts that go direct
+
+    def __repr__(self) -> str:
+        return (f"HttpConfig(ssl_verify_off={self.ssl_verify_off!r}, ca_info={self.ca_info!r}, "
+                f"ca_path={self.ca_path!r}, proxy=<{'set' if self.proxy else 'none'}>, "
+                f"no_proxy={self.no_proxy!r})")
+
+
+def http_config(url: str) -> HttpConfig:
+    """How git would reach `url`: `git config --get-urlmatch http <url>`, then the variables
+    git reads over it (GIT_SSL_NO_VERIFY, GIT_SSL_CAINFO, GIT_SSL_CAPATH; the proxy ones only
+    when git's config names no proxy)."""
+    values = _read_urlmatch_raw("http", url)
+    verify_off = None
+    if not _git_bool(values.get("sslverify", "true")):
+        verify_off = "http.sslVerify"
+    if "GIT_SSL_NO_VERIFY" in os.environ:  # any value, even empty, as in git's http.c
+        verify_off = "GIT_SSL_NO_VERIFY"
+    ca_info = os.environ.get("GIT_SSL_CAINFO") or values.get("sslcainfo")
+    ca_path = os.environ.get("GIT_SSL_CAPATH") or values.get("sslcapath")
+    proxy = values.get("proxy")
+    if proxy is None:
+        proxy = _proxy_from_environment(url)
+    return HttpConfig(verify_off, os.path.expanduser(ca_info) if ca_info else None,
+                      os.path.expanduser(ca_path) if ca_path else None, proxy,
+                      _last_set("NO_PROXY", "no_proxy"))
+
+
+def _git_bool(value: str | None) -> bool:
+    """git's reading of a boolean: a bare key is true, an empty value false. A value git would
+    refuse (it stops with "bad boolean config value") counts as true: never less checking."""
+    if value is None:
+        return True
+    text = value.strip().lower()
+    if text in ("false", "no", "off", ""):
+        return False
+    if text in ("true", "yes", "on"):
+        return True
+    try:
+        return int(text, 0) != 0
+    except ValueError:
+        return True
+
+
+def _proxy_from_environment(url: str) -> str | None:
+    """The variables git reads when its config names no proxy: lower case wins, and plain
+    http reads only `http_proxy` (as curl does)."""
+    if url.lower().startswith("https:"):
+        scheme_proxy = _last_set("HTTPS_PROXY", "https_proxy")
+    else:
+        scheme_proxy = _last_set("http_proxy")
+    return scheme_proxy if scheme_proxy is not None else _last_set("ALL_PROXY", "all_proxy")
+
+
+def _last_set(*names: str) -> str | None:
+    """The value of the last of `names` that is set (git's var_override order)."""
+    value = None
+    for name in names:
+        if name in os.environ:
+            value = os.environ[name]
+    return value

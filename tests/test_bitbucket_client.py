@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pathlib
 import socket
+import subprocess
 import threading
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -357,8 +358,14 @@ def test_rig_slow_git_is_bounded(rig: Any) -> None:
     assert any("time" in r for r in v.not_checked)
 
 
+def without_git_ca() -> None:
+    """The checks read git's http.sslCAInfo themselves: take the rig's CA out of it."""
+    subprocess.run(["git", "config", "--global", "--unset", "http.sslCAInfo"], check=True)
+
+
 def test_rig_tls_needs_the_ca_file(rig: Any) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W, U])
+    without_git_ca()
     target = bb.Target(rig.url, "acme/widgets", rig.api_url, None)
     v = bb.validate(target, "alice", TOKEN, EMAIL)
     assert v.can_clone is None and v.problem_ids == [ex.NOT_CHECKED]
@@ -367,6 +374,7 @@ def test_rig_tls_needs_the_ca_file(rig: Any) -> None:
 
 def test_rig_ca_bundle_from_environment(rig: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     rig.add_token(TOKEN, "alice", scopes=[R, W])
+    without_git_ca()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", rig.ca_file)
     v = bb.validate(bb.Target(rig.url, "acme/widgets", rig.api_url, None), "alice", TOKEN)
     assert v.can_clone is True

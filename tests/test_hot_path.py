@@ -23,10 +23,10 @@ SERVICE = "git-credential-bbtoken:https://bitbucket.org"
 USER = "x-bitbucket-api-token-auth"
 TOKEN = "ATATT3x-hot-path-token-\u00e9"  # noqa: S105 - fake; non-ASCII on purpose
 
-# Never on the hot path: the network stack, argparse, and (when the fast path applies) the
-# whole keyring/SecretStorage/cryptography stack.
-FORBIDDEN = ("requests", "urllib3", "http.client", "email", "argparse", "keyring",
-             "secretstorage", "cryptography", "jeepney", "importlib_metadata",
+# Never on the hot path: the network stack (the checks' trust store too), argparse, and (when
+# the fast path applies) the whole keyring/SecretStorage/cryptography stack.
+FORBIDDEN = ("requests", "urllib3", "http.client", "email", "argparse", "truststore", "ssl",
+             "keyring", "secretstorage", "cryptography", "jeepney", "importlib_metadata",
              "jaraco.context")
 # Avoidable stdlib weight (issue 5's edit list): about 60 ms on the reference machine. `re`
 # alone (with the `enum`, `functools` and `collections` it imports) costs about 10 ms, and

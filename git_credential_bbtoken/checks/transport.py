@@ -3,7 +3,9 @@
 It refuses plain http (except to loopback), never follows a redirect (the token would go with
 it), reads at most `BODY_LIMIT` bytes of a body, never raises a `requests` exception, and never
 puts the token in a message or a log line: a request that got no answer is a `NotChecked`
-(why, in words, and whether TLS was the cause). Facts: docs/bitbucket-facts.md.
+(why, in words, and whether TLS was the cause). It reaches each URL as git would (`routes`:
+git's CAs on top of the system trust store, git's proxy, never ~/.netrc), and sends nothing
+where git's config turns certificate checks off. Facts: docs/bitbucket-facts.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from git_credential_bbtoken.common import LOOPBACK_HOSTS
 
 if TYPE_CHECKING:
     import requests
+
+    from git_credential_bbtoken.checks.routes import Routes
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +73,13 @@ class Clock:
 
 
 def make_session() -> requests.Session:
-    """The one HTTP session: proxies and REQUESTS_CA_BUNDLE from the environment, no retries."""
+    """The one HTTP session, no retries. It reads nothing from the environment itself
+    (`routes.prepare` turns requests' own lookups off, ~/.netrc among them): `routes` decides
+    proxies and CAs per URL, the way git does."""
     import requests  # only the checks pay for importing requests
 
     session = requests.Session()
-    session.trust_env = True  # HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE (never verify=False)
+    session.trust_env = False
     session.headers["User-Agent"] = f"git-credential-bbtoken/{__version__}"
     return session
 
@@ -121,40 +127,45 @@ def _refuse_plain_http(url: str) -> NotChecked | None:
 
 @dataclasses.dataclass(frozen=True)
 class Channel:
-    """One validation's way to Bitbucket: one session, one deadline, git's CA file and the
-    token, sent only to the URLs the checks name."""
+    """One validation's way to Bitbucket: one session, one deadline, how git reaches each
+    URL (`routes`, which also holds the caller's CA file) and the token, sent only to the URLs
+    the checks name."""
 
     session: requests.Session
     clock: Clock
-    ca_file: str | None
+    routes: Routes
     secret: Secret
 
     def get(self, url: str, username: str | None, read_ok_body: bool = True,
             headers: Mapping[str, str] | None = None) -> Response | NotChecked:
         """One GET with Basic `username:token`, or Bearer when `username` is None (Data
         Center project and repository tokens)."""
+        from git_credential_bbtoken.checks import routes
+
         refused = _refuse_plain_http(url)
         if refused:
             return refused
+        route = self.routes.route(url)
+        if isinstance(route, routes.Refused):
+            return NotChecked(route.reason, route.tls)
         try:
             timeout = self.clock.timeout()
         except OutOfTime:
             return NotChecked(f"the {self.clock.seconds:g} s time limit ran out before asking "
                               f"{_netloc(url)}")
-        # An explicit verify= wins over REQUESTS_CA_BUNDLE inside requests; passing True lets
-        # the environment's bundle apply when git names no CA file.
-        verify: bool | str = self.ca_file if self.ca_file else True
         token = self.secret.reveal()
-        sent = dict(headers or {})
-        if username is None:
-            sent["Authorization"] = f"Bearer {token}"
+        auth = (routes.basic_auth(username, token) if username is not None
+                else routes.BearerAuth(token))
         try:
+            if url.lower().startswith("https:"):
+                self.routes.context(route)  # a CA file that cannot be read: said here
+            # verify=True: certificates are always checked, with the context `routes` made.
             response = self.session.get(
-                url, auth=(username, token) if username is not None else None, timeout=timeout,
-                verify=verify, allow_redirects=False, stream=True, headers=sent)
+                url, auth=auth, timeout=timeout, verify=True, proxies=dict(route.proxies),
+                allow_redirects=False, stream=True, headers=dict(headers or {}))
         except Exception as exc:  # noqa: BLE001 - nothing from requests may reach the user
             self._debug_exception(url, exc)
-            return failure_reason(exc, _netloc(url), self.ca_file)
+            return failure_reason(exc, _netloc(url), bool(route.proxies))
         try:
             body = self._body(url, response, read_ok_body)
             log.debug("GET %s -> %s", url, response.status_code)
@@ -179,13 +190,19 @@ class Channel:
         log.debug("GET %s failed: %s: %s", url, type(exc).__name__, text)
 
 
-def failure_reason(exc: Exception, host: str, ca_file: str | None) -> NotChecked:
+def failure_reason(exc: Exception, host: str, proxied: bool = False) -> NotChecked:
     """Why a request got no answer, in words, and whether TLS was the cause. The most
     specific classes first: SSLError and ProxyError are ConnectionErrors, ConnectTimeout is
     a Timeout."""
     import requests  # already loaded: the session that raised `exc` imported it
 
+    from git_credential_bbtoken.checks.routes import CaFileError
+
+    if isinstance(exc, CaFileError):
+        return NotChecked(f"could not use the CA file {exc.path}", True)
     errors = requests.exceptions
+    if proxied and isinstance(exc, (errors.InvalidProxyURL, errors.InvalidSchema)):
+        return NotChecked(f"git's proxy for {host} is not a proxy URL the checks can use")
     for kind, reason, tls in (
             (errors.SSLError, f"the TLS certificate check failed for {host}", True),
             (errors.ProxyError, f"the proxy failed to reach {host}", False),
@@ -194,25 +211,31 @@ def failure_reason(exc: Exception, host: str, ca_file: str | None) -> NotChecked
             (errors.ConnectionError, f"could not connect to {host}", False)):
         if isinstance(exc, kind):
             return NotChecked(reason, tls)
-    # requests raises a bare OSError for a CA file it cannot read (not a RequestException).
-    if isinstance(exc, OSError) and not isinstance(exc, errors.RequestException) and ca_file:
-        return NotChecked(f"could not use the CA file {ca_file}", True)
     return NotChecked(f"the request to {host} failed ({type(exc).__name__})")
 
 
 @contextlib.contextmanager
 def channel(token: str, ca_file: str | None, deadline: float,
             session: requests.Session | None = None) -> Iterator[Channel]:
-    """A `Channel` for one validation, its `deadline` seconds counted from now; the session
-    is made (and closed after) unless the caller lends one. The token is registered with
-    `debug` first, so no trace line can show it."""
+    """A `Channel` for one validation, its `deadline` seconds counted from now; `ca_file` is
+    trusted on top of what git and the system trust. The session is made (and closed after)
+    unless the caller lends one, which is set to send like git (`routes.prepare`) meanwhile.
+    The token is registered with `debug` first, so no trace line can show it."""
+    from git_credential_bbtoken.checks import routes
+
     debug.register_secret(token)
     secret = Secret(token)
     clock = Clock(deadline)
     own = session is None
     session = session or make_session()
+    how = routes.Routes(ca_file)
+    trusted_env, previous = session.trust_env, routes.prepare(session, how)
     try:
-        yield Channel(session, clock, ca_file, secret)
+        yield Channel(session, clock, how, secret)
     finally:
         if own:
             session.close()
+        else:
+            session.trust_env = trusted_env
+            if previous is not None:
+                session.mount("https://", previous)
