@@ -32,18 +32,49 @@ def _terminal_getpass(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
-def _terminal_line(prompt: str) -> str | None:
-    """One line typed at the controlling terminal, or None when there is none (CI, an IDE)."""
+def _open_terminal() -> tuple[BinaryIO, BinaryIO] | None:
+    """The controlling terminal as (reader, writer), unbuffered, or None when there is none
+    (CI, an IDE's background fetch). POSIX: /dev/tty; Windows: the console, CONIN$ and
+    CONOUT$, as git for Windows prompts."""
     import os
 
     try:
+        if os.name == "nt":
+            reader = open("CONIN$", "rb", buffering=0)  # noqa: SIM115 - returned
+            try:
+                return reader, open("CONOUT$", "wb", buffering=0)  # noqa: SIM115
+            except OSError:
+                reader.close()
+                raise
         fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
     except OSError:
         return None
     # A terminal is not seekable, so text mode "r+" is refused: unbuffered bytes instead.
-    with open(fd, "r+b", buffering=0) as tty:
-        tty.write(prompt.encode())
-        line = tty.readline().decode(errors="replace")
+    tty = open(fd, "r+b", buffering=0)  # noqa: SIM115 - returned
+    return tty, tty
+
+
+def has_terminal() -> bool:
+    terminal = _open_terminal()
+    if terminal is None:
+        return False
+    for stream in set(terminal):
+        stream.close()
+    return True
+
+
+def terminal_line(prompt: str) -> str | None:
+    """One line typed at the controlling terminal after `prompt`, or None without one."""
+    terminal = _open_terminal()
+    if terminal is None:
+        return None
+    reader, writer = terminal
+    try:
+        writer.write(prompt.encode())
+        line = reader.readline().decode(errors="replace")
+    finally:
+        for stream in {reader, writer}:
+            stream.close()
     return line.rstrip("\r\n")
 
 
@@ -56,7 +87,7 @@ class Io:
 
     def __init__(self, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO,
                  getpass: Callable[[str], str] = _terminal_getpass,
-                 ask_line: Callable[[str], str | None] = _terminal_line) -> None:
+                 ask_line: Callable[[str], str | None] = terminal_line) -> None:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr

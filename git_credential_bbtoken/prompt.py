@@ -13,6 +13,7 @@ import getpass
 import os
 import subprocess
 
+from git_credential_bbtoken.console import has_terminal, neutralise, terminal_line
 from git_credential_bbtoken.gitconfig import run_git
 
 
@@ -48,23 +49,13 @@ def can_ask() -> bool:
         return False
     if askpass_program():
         return True
-    return terminal_prompt_allowed() and _has_terminal()
-
-
-def _has_terminal() -> bool:
-    try:
-        with open("/dev/tty", "rb"):  # noqa: SIM115 - only probing
-            return True
-    except OSError:
-        return False
+    return terminal_prompt_allowed() and has_terminal()
 
 
 def ask(prompt: str, secret: bool) -> str:
     """The answer to `prompt` (git's wording), from askpass or the terminal. Control characters
     in it (from a URL's path) are percent-encoded first, as git's credential.sanitizePrompt
     does."""
-    from git_credential_bbtoken.console import neutralise
-
     prompt = neutralise(prompt)
     program = askpass_program()
     if program:
@@ -78,13 +69,11 @@ def ask(prompt: str, secret: bool) -> str:
         if result.returncode != 0:
             raise NobodyToAsk(f"the askpass program {program!r} failed")
         return result.stdout.split("\n", 1)[0].rstrip("\r")
-    if not terminal_prompt_allowed() or not _has_terminal():
+    if not terminal_prompt_allowed() or not has_terminal():
         raise NobodyToAsk("no askpass program and no terminal")
     if secret:
-        return getpass.getpass(prompt)  # reads /dev/tty without echo
-    # A terminal is not seekable, so text mode "r+" is refused: unbuffered bytes instead.
-    fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    with open(fd, "r+b", buffering=0) as tty:
-        tty.write(prompt.encode())
-        line = tty.readline().decode(errors="replace")
-    return line.rstrip("\r\n")
+        return getpass.getpass(prompt)  # the terminal, without echo (the console on Windows)
+    line = terminal_line(prompt)
+    if line is None:
+        raise NobodyToAsk("the terminal went away")
+    return line
