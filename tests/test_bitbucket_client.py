@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import pytest
 
 from git_credential_bbtoken import explain as ex
+from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import cloud as bb
 from git_credential_bbtoken.checks import transport
 from git_credential_bbtoken.checks.answers import UPLOAD_PACK, Outcome
@@ -86,14 +87,35 @@ def test_validation_round_trip_is_json_safe() -> None:
     data = json.loads(json.dumps(v.to_dict()))
     assert data["scopes"] == [R, W]
     assert Validation.from_dict(data) == v
+    partial = Validation(proven_scopes=frozenset({U, R}), sources=[REST])
+    data = json.loads(json.dumps(partial.to_dict()))
+    assert (data["scopes"], data["proven_scopes"]) == (None, [R, U])
+    assert Validation.from_dict(data) == partial
+    assert partial.known_scopes() == ([R, U], True)
+    assert v.known_scopes() == ([R, W], False) and Validation().known_scopes() == (None, False)
 
 
 @pytest.mark.parametrize("data", [None, {}, {"scopes": "nope", "can_clone": "yes",
-                                              "problems": [1, {"id": "x"}], "reasons": []}])
+                                              "problems": [1, {"id": "x"}], "reasons": [],
+                                              "proven_scopes": "read:user:bitbucket"}])
 def test_validation_from_dict_is_forgiving(data: Any) -> None:
     v = Validation.from_dict(data)
-    assert v.scopes is None and v.can_clone is None
+    assert v.scopes is None and v.can_clone is None and v.proven_scopes == frozenset()
     assert all(isinstance(p, ex.Explanation) for p in v.problems)
+
+
+def test_validation_from_an_older_file() -> None:
+    # Written before proven scopes were kept: no "proven_scopes" key at all.
+    older = {"scopes": None, "can_clone": True, "can_push": None, "identity": True,
+             "username_ok": True, "checked_at": "2026-01-05T09:00:00+00:00",
+             "sources": ["git-probe", "rest"], "problems": [], "not_checked": [],
+             "account": "alice", "reasons": {"clone": "git probe: allowed (200)"},
+             "kind": "cloud", "authtype": None}
+    v = Validation.from_dict(older)
+    assert (v.scopes, v.proven_scopes, v.can_clone, v.identity) == (None, frozenset(), True,
+                                                                     True)
+    assert v.known_scopes() == (None, False)
+    assert json.loads(json.dumps(v.to_dict()))["proven_scopes"] == []
 
 
 def test_verdict_table() -> None:
@@ -102,10 +124,26 @@ def test_verdict_table() -> None:
     rows = {row.what: row for row in v.verdict_table()}
     assert rows["clone"] == ("clone", "yes", "git probe: allowed (200)")
     assert rows["push"].answer == "unknown"  # can_push was not decided
-    assert rows["workspaces"] == ("workspaces", "no", f"lacks {WS}")
+    assert rows["workspaces"] == ("workspaces", "no", f"lacks {WS}; Sourcetree and IDEs need "
+                                  f"{U}, {WS}, {R}")
     assert rows["pull requests (read)"].answer == "no"
     unknown = {row.what: row for row in Validation().verdict_table()}
     assert {row.answer for row in unknown.values()} == {"unknown"}
+
+
+def test_verdict_table_with_proven_scopes_only() -> None:
+    # No answer listed the token's scopes; what 200s proved is "yes", the rest is unknown.
+    v = Validation(proven_scopes=frozenset({R, U, WS}), identity=True, sources=[REST],
+                   reasons={"identity": "REST /user: allowed (200)"})
+    rows = {row.what: row for row in v.verdict_table()}
+    assert rows["workspaces"] == ("workspaces", "yes", f"has {U}, {WS}")
+    assert rows["identity (Sourcetree, IDEs)"].answer == "yes"
+    assert rows["pull requests (read)"] == ("pull requests (read)", "unknown",
+                                            "unknown: Bitbucket did not list the token's scopes")
+    assert (v.can(sc.Operation.CLONE), v.can(sc.Operation.PUSH)) == (True, None)
+    denied = Validation(identity=False, reasons={"identity": f"REST /user: 403, lacks {U}"})
+    row = {row.what: row for row in denied.verdict_table()}["identity (Sourcetree, IDEs)"]
+    assert row.answer == "no" and row.why.endswith(f"need {U}, {WS}, {R}")
 
 
 def test_nothing_to_check_makes_no_request() -> None:
