@@ -41,12 +41,17 @@ NEEDS: dict[str, tuple[str, ...]] = {
     Operation.CLONE: (READ_REPOSITORY,),
     Operation.PUSH: (READ_REPOSITORY, WRITE_REPOSITORY),
     Operation.IDENTITY: (READ_USER,),
-    # GET /2.0/workspaces needs read:user + read:workspace; listing the repositories inside
-    # also needs read:repository (docs/bitbucket-facts.md §2), which CLONE already covers.
+    # GET /2.0/user/workspaces needs read:user + read:workspace; listing the repositories
+    # inside also needs read:repository (docs/bitbucket-facts.md §2): SOURCETREE below.
     Operation.WORKSPACES: (READ_USER, READ_WORKSPACE),
     Operation.PULL_REQUESTS_READ: (READ_PULLREQUEST,),
     Operation.PULL_REQUESTS_WRITE: (READ_PULLREQUEST, WRITE_PULLREQUEST),
 }
+
+# What Sourcetree and IDE account panels need, all of it: who you are (GET /2.0/user), your
+# workspaces (GET /2.0/user/workspaces) and their repositories, Sourcetree's "Remote
+# repositories" (docs/bitbucket-facts.md §2).
+SOURCETREE = (READ_USER, READ_WORKSPACE, READ_REPOSITORY)
 
 # Old app-password / OAuth names (docs/bitbucket-facts.md §2). Only these are mapped: the old
 # vocabulary had implications (write included read) that API tokens do not have, so
@@ -68,7 +73,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "delete:repository:bitbucket": "delete repositories",
     READ_USER: "your account details, used by Sourcetree and IDE account checks",
     "write:user:bitbucket": "change your account details",
-    READ_WORKSPACE: "list workspaces and their members",
+    READ_WORKSPACE: "list your workspaces (Sourcetree's remote repository list needs it)",
     "admin:workspace:bitbucket": "administer workspaces",
     READ_PULLREQUEST: "view pull requests",
     WRITE_PULLREQUEST: "create, comment on and approve pull requests",

@@ -145,6 +145,10 @@ def make_bitbucket(certificates: Certificates, isolated_env: Path,
     yield make
     for server in servers:
         server.stop()
+    # Bitbucket removed these in 2026 (410 "CHANGE-2770"): nothing may still call them.
+    called = [path for server in servers if not server.rest.removed_calls_expected
+              for path in server.rest.removed_calls]
+    assert called == [], f"a removed Bitbucket endpoint was called: {called}"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ client's requests really go over the wire.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import socket
@@ -16,6 +17,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import pytest
 
 from git_credential_bbtoken import explain as ex
+from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import cloud as bb
 from git_credential_bbtoken.checks import transport
 from git_credential_bbtoken.checks.answers import UPLOAD_PACK, Outcome
@@ -32,6 +34,16 @@ A = "admin:repository:bitbucket"
 U = "read:user:bitbucket"
 WS = "read:workspace:bitbucket"
 TOKEN = "ATATT3xFfGF0" + "k" * 60  # noqa: S105 - a test token
+# Every scope of the token-creation picker (docs/bitbucket-facts.md §2).
+EVERY_SCOPE = [f"{verb}:{family}:bitbucket" for family, verbs in (
+    ("user", "read write"), ("workspace", "read admin"),
+    ("repository", "read write admin delete"), ("pullrequest", "read write"),
+    ("project", "read admin"), ("pipeline", "read write admin"), ("runner", "read write"),
+    ("issue", "read write delete"), ("webhook", "read write delete"),
+    ("snippet", "read write delete"), ("ssh-key", "read write delete"),
+    ("gpg-key", "read write delete"), ("permission", "read write delete"),
+    ("package", "read write"), ("wiki", "read write delete")) for verb in verbs.split()]
+REMOVED = ("/2.0/workspaces", "/2.0/repositories", "/2.0/user/permissions/workspaces")
 EMAIL = "alice@example.com"
 
 
@@ -87,14 +99,35 @@ def test_validation_round_trip_is_json_safe() -> None:
     data = json.loads(json.dumps(v.to_dict()))
     assert data["scopes"] == [R, W]
     assert Validation.from_dict(data) == v
+    partial = Validation(proven_scopes=frozenset({U, R}), sources=[REST])
+    data = json.loads(json.dumps(partial.to_dict()))
+    assert (data["scopes"], data["proven_scopes"]) == (None, [R, U])
+    assert Validation.from_dict(data) == partial
+    assert partial.known_scopes() == ([R, U], True)
+    assert v.known_scopes() == ([R, W], False) and Validation().known_scopes() == (None, False)
 
 
 @pytest.mark.parametrize("data", [None, {}, {"scopes": "nope", "can_clone": "yes",
-                                              "problems": [1, {"id": "x"}], "reasons": []}])
+                                              "problems": [1, {"id": "x"}], "reasons": [],
+                                              "proven_scopes": "read:user:bitbucket"}])
 def test_validation_from_dict_is_forgiving(data: Any) -> None:
     v = Validation.from_dict(data)
-    assert v.scopes is None and v.can_clone is None
+    assert v.scopes is None and v.can_clone is None and v.proven_scopes == frozenset()
     assert all(isinstance(p, ex.Explanation) for p in v.problems)
+
+
+def test_validation_from_an_older_file() -> None:
+    # Written before proven scopes were kept: no "proven_scopes" key at all.
+    older = {"scopes": None, "can_clone": True, "can_push": None, "identity": True,
+             "username_ok": True, "checked_at": "2026-01-05T09:00:00+00:00",
+             "sources": ["git-probe", "rest"], "problems": [], "not_checked": [],
+             "account": "alice", "reasons": {"clone": "git probe: allowed (200)"},
+             "kind": "cloud", "authtype": None}
+    v = Validation.from_dict(older)
+    assert (v.scopes, v.proven_scopes, v.can_clone, v.identity) == (None, frozenset(), True,
+                                                                     True)
+    assert v.known_scopes() == (None, False)
+    assert json.loads(json.dumps(v.to_dict()))["proven_scopes"] == []
 
 
 def test_verdict_table() -> None:
@@ -103,10 +136,26 @@ def test_verdict_table() -> None:
     rows = {row.what: row for row in v.verdict_table()}
     assert rows["clone"] == ("clone", "yes", "git probe: allowed (200)")
     assert rows["push"].answer == "unknown"  # can_push was not decided
-    assert rows["workspaces"] == ("workspaces", "no", f"lacks {WS}")
+    assert rows["workspaces"] == ("workspaces", "no", f"lacks {WS}; Sourcetree and IDEs need "
+                                  f"{U}, {WS}, {R}")
     assert rows["pull requests (read)"].answer == "no"
     unknown = {row.what: row for row in Validation().verdict_table()}
     assert {row.answer for row in unknown.values()} == {"unknown"}
+
+
+def test_verdict_table_with_proven_scopes_only() -> None:
+    # No answer listed the token's scopes; what 200s proved is "yes", the rest is unknown.
+    v = Validation(proven_scopes=frozenset({R, U, WS}), identity=True, sources=[REST],
+                   reasons={"identity": "REST /user: allowed (200)"})
+    rows = {row.what: row for row in v.verdict_table()}
+    assert rows["workspaces"] == ("workspaces", "yes", f"has {U}, {WS}")
+    assert rows["identity (Sourcetree, IDEs)"].answer == "yes"
+    assert rows["pull requests (read)"] == ("pull requests (read)", "unknown",
+                                            "unknown: Bitbucket did not list the token's scopes")
+    assert (v.can(sc.Operation.CLONE), v.can(sc.Operation.PUSH)) == (True, None)
+    denied = Validation(identity=False, reasons={"identity": f"REST /user: 403, lacks {U}"})
+    row = {row.what: row for row in denied.verdict_table()}["identity (Sourcetree, IDEs)"]
+    assert row.answer == "no" and row.why.endswith(f"need {U}, {WS}, {R}")
 
 
 def test_nothing_to_check_makes_no_request() -> None:
@@ -204,8 +253,10 @@ def test_probe_without_repository_is_not_checked() -> None:
 # -- against the shared rig -------------------------------------------------------------------
 
 
-def rig_target(bitbucket: Any, repo: str | None = "acme/widgets") -> bb.Target:
-    return bb.Target(bitbucket.url, repo, bitbucket.api_url, bitbucket.ca_file)
+def rig_target(bitbucket: Any, repo: str | None = "acme/widgets",
+               workspace: str | None = None) -> bb.Target:
+    return bb.Target(bitbucket.url, repo, bitbucket.api_url, bitbucket.ca_file,
+                     workspace=workspace or (repo.split("/")[0] if repo else None))
 
 
 @pytest.fixture
@@ -216,10 +267,11 @@ def rig(bitbucket: Any) -> Any:
 
 
 @pytest.mark.parametrize(("scopes", "clone", "push", "ids"), [
-    ([R, W, U], True, True, []),
-    ([R, U], True, False, [cloud_text.WRITE_MISSING]),
-    ([W, U], False, False, [cloud_text.READ_MISSING]),
-    ([A, U], False, False, [cloud_text.READ_MISSING]),
+    ([R, W, U, WS], True, True, []),
+    ([R, W, U], True, True, [cloud_text.WORKSPACE_MISSING]),
+    ([R, U], True, False, [cloud_text.WRITE_MISSING, cloud_text.WORKSPACE_MISSING]),
+    ([W, U], False, False, [cloud_text.READ_MISSING, cloud_text.WORKSPACE_MISSING]),
+    ([A, U], False, False, [cloud_text.READ_MISSING, cloud_text.WORKSPACE_MISSING]),
     ([R, W], True, True, [cloud_text.IDENTITY_MISSING]),
 ])
 @pytest.mark.parametrize("headers", [True, False])
@@ -232,8 +284,13 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
     assert v.identity is (U in scopes)
     assert v.problem_ids == ids
     assert v.sources == [GIT_PROBE, REST]
-    # A header or a 403 body lists the scopes; otherwise they stay unknown (never guessed).
-    assert v.scopes is None or set(v.scopes) == set(scopes)
+    # A header or a 403 body lists the scopes; otherwise they stay unknown (never guessed),
+    # and those proven are kept apart.
+    if headers or WS not in scopes:  # without a header, only a 403 lists them
+        assert v.scopes == set(scopes)
+    else:
+        assert v.scopes is None and v.proven_scopes == set(scopes)
+    assert v.proven_scopes <= set(scopes)
     # A few requests only; git is asked only about info/refs (nothing is pushed), with the
     # git username; REST only with the email.
     log = rig.requests
@@ -245,7 +302,7 @@ def test_rig_scopes(rig: Any, scopes: list[str], clone: bool, push: bool, ids: l
         else:
             assert entry.surface == "rest" and entry.username == EMAIL
     named = {cloud_text.READ_MISSING: R, cloud_text.WRITE_MISSING: W,
-             cloud_text.IDENTITY_MISSING: U}
+             cloud_text.IDENTITY_MISSING: U, cloud_text.WORKSPACE_MISSING: WS}
     for problem in v.problems:
         assert named[problem.id] in problem.text()
         assert TOKEN_PAGE in problem.text()
@@ -300,18 +357,28 @@ def test_rig_rest_needs_email_not_username(rig: Any) -> None:
 
 
 @pytest.mark.parametrize("headers", [True, False])
-def test_rig_rest_only(rig: Any, headers: bool) -> None:
+def test_rig_host_level(rig: Any, headers: bool) -> None:
+    # No workspace in the URL: REST names one, and one of its repositories to probe.
     rig.add_token(TOKEN, "alice", scopes=[R, U, WS])
     rig.send_scope_headers = headers
     v = bb.validate(rig_target(rig, None), "alice", TOKEN, EMAIL)
-    assert v.sources == [REST]
+    assert v.sources == [GIT_PROBE, REST]
     assert v.identity is True
+    assert (v.can_clone, v.can_push) == (True, False)
+    assert v.reasons["clone"] == "git probe of acme/widgets: allowed (200)"
+    assert v.reasons["push"] == f"git probe of acme/widgets: 403, lacks {W}"
     if headers:
-        assert v.scopes is not None and set(v.scopes) == {R, U, WS}
-        assert (v.can_clone, v.can_push) == (True, False)  # from the scopes: no probe asked
+        assert v.scopes == {R, U, WS}
+    else:
+        assert v.scopes is None and v.proven_scopes == {R, U, WS}
     rows = {row.what: row.answer for row in v.verdict_table()}
-    assert rows["identity (Sourcetree, IDEs)"] == "yes"
-    assert len(rig.requests) <= 2
+    assert rows["identity (Sourcetree, IDEs)"] == rows["workspaces"] == "yes"
+    assert [(r.surface, r.path, r.query) for r in rig.requests] == [
+        ("rest", "/2.0/user", ""), ("rest", "/2.0/user/workspaces", "pagelen=1"),
+        ("rest", "/2.0/repositories/acme", "pagelen=1"),
+        ("git", "/acme/widgets.git/info/refs", "service=git-upload-pack"),
+        ("git", "/acme/widgets.git/info/refs", "service=git-receive-pack")]
+    assert v.problem_ids == [cloud_text.WRITE_MISSING]
 
 
 @pytest.mark.parametrize("status", [404, 410])
@@ -323,9 +390,15 @@ def test_rig_rest_gone_is_not_checked(rig: Any, status: int) -> None:
         rig.rest_status_override = 404
     v = bb.validate(rig_target(rig), "alice", TOKEN, EMAIL)
     assert (v.can_clone, v.can_push) == (True, True)  # the git probes still answered
-    assert v.scopes is None
     assert ex.NOT_CHECKED in v.problem_ids and cloud_text.TOKEN_REJECTED not in v.problem_ids
-    assert any(str(status) in r for r in v.not_checked)
+    assert any(f"answered {status} to GET /user" in r for r in v.not_checked)
+    assert v.identity is None or v.scopes is not None  # never "no" from a missing /user
+    if status == 404:  # every endpoint: nothing learnt
+        assert v.scopes is None and REST not in v.sources
+    else:  # only /user is gone: the next endpoint's 403 still lists the scopes
+        assert v.scopes == {R, W, U}
+        assert [r.path for r in rig.requests if r.surface == "rest"] == [
+            "/2.0/user", "/2.0/user/workspaces"]
 
 
 @pytest.mark.parametrize(("status", "expected"), [(429, ex.RATE_LIMITED), (503, ex.NOT_CHECKED),
@@ -393,3 +466,144 @@ def test_missing_ca_file_is_not_checked(closed_port: int, tmp_path: pathlib.Path
     v = bb.validate(bb.Target(base, "ws/repo", f"{base}/2.0", missing), "alice", TOKEN)
     assert v.can_clone is None and v.problem_ids == [ex.NOT_CHECKED]
     assert "sslCAInfo" in v.problems[0].text()
+
+
+# -- learning every scope, with today's endpoints only ---------------------------------------
+
+
+def rest_asked(rig: Any) -> list[str]:
+    return [r.path + (f"?{r.query}" if r.query else "") for r in rig.requests
+            if r.surface == "rest"]
+
+
+def rows_of(v: Validation) -> dict[str, tuple[str, str]]:
+    return {row.what: (row.answer, row.why) for row in v.verdict_table()}
+
+
+@pytest.mark.parametrize("headers", [True, False])
+def test_workspace_level_every_scope_gets_yes(rig: Any, headers: bool) -> None:
+    rig.add_repo("acme/zeta")
+    rig.add_token(TOKEN, "alice", scopes=EVERY_SCOPE)
+    rig.send_scope_headers = headers
+    v = bb.validate(rig_target(rig, None, "acme"), "x-bitbucket-api-token-auth", TOKEN, EMAIL)
+    rows = rows_of(v)
+    # The workspace's first repository was probed, and the reasons say which.
+    assert rows["clone"] == ("yes", "git probe of acme/widgets: allowed (200)")
+    assert rows["push"] == ("yes", "git probe of acme/widgets: allowed (200)")
+    assert rows["identity (Sourcetree, IDEs)"] == ("yes", "REST /user: allowed (200)")
+    assert rows["workspaces"] == ("yes", f"has {U}, {WS}")
+    assert v.problem_ids == [] and v.not_checked == []
+    assert [(r.surface, r.path) for r in rig.requests if r.surface == "git"] == [
+        ("git", "/acme/widgets.git/info/refs")] * 2
+    if headers:  # x-oauth-scopes lists them all: every row is yes
+        assert v.scopes == set(EVERY_SCOPE)
+        assert {answer for answer, _ in rows.values()} == {"yes"}
+        assert rest_asked(rig) == ["/2.0/user", "/2.0/repositories/acme?pagelen=1"]
+    else:  # no answer lists them: what was proven is kept, nothing is guessed
+        assert v.scopes is None and v.proven_scopes == {R, W, U, WS}
+        assert v.known_scopes() == ([R, W, U, WS], True)
+        assert rows["pull requests (read)"][0] == rows["pull requests (write)"][0] == "unknown"
+        assert rest_asked(rig) == ["/2.0/user", "/2.0/repositories/acme?pagelen=1",
+                                   "/2.0/user/workspaces?pagelen=1"]
+
+
+@pytest.mark.parametrize(("level", "scopes", "asked"), [
+    # The URL names a repository: what the probes proved is not asked again.
+    ("repo", [R, W], ["/2.0/user"]),  # 403: the full list at once
+    ("repo", [R, W, U], ["/2.0/user", "/2.0/user/workspaces?pagelen=1"]),
+    ("repo", [W, U], ["/2.0/user", "/2.0/repositories/acme/widgets"]),
+    ("repo", [R, W, U, WS], ["/2.0/user", "/2.0/user/workspaces?pagelen=1"]),
+    # A workspace: its repositories are listed (for the probe) unless read is known missing.
+    ("workspace", [R, W], ["/2.0/user", "/2.0/repositories/acme?pagelen=1"]),
+    ("workspace", [W, U], ["/2.0/user", "/2.0/repositories/acme?pagelen=1"]),
+    ("workspace", [R, W, U], ["/2.0/user", "/2.0/repositories/acme?pagelen=1",
+                              "/2.0/user/workspaces?pagelen=1"]),
+    ("workspace", [W], ["/2.0/user"]),  # 403 lists no read: no listing, no probe
+    # The host: /user/workspaces names a workspace.
+    ("host", [R, W, U], ["/2.0/user", "/2.0/user/workspaces?pagelen=1"]),
+    ("host", [R, U, WS], ["/2.0/user", "/2.0/user/workspaces?pagelen=1",
+                          "/2.0/repositories/acme?pagelen=1"]),
+])
+def test_as_few_requests_as_it_takes(rig: Any, level: str, scopes: list[str],
+                                     asked: list[str]) -> None:
+    rig.add_token(TOKEN, "alice", scopes=scopes)
+    target = {"repo": rig_target(rig), "workspace": rig_target(rig, None, "acme"),
+              "host": rig_target(rig, None)}[level]
+    v = bb.validate(target, "alice", TOKEN, EMAIL)
+    assert rest_asked(rig) == asked
+    assert not {p.split("?")[0] for p in rest_asked(rig)} & set(REMOVED)
+    # Whatever was learnt agrees with the token; the verdicts never contradict the scopes.
+    assert v.proven_scopes <= set(scopes)
+    assert v.scopes is None or v.scopes == set(scopes)
+    assert v.can_clone in (None, R in scopes)
+    assert v.can_push in (None, R in scopes and W in scopes)
+
+
+def test_workspace_level_without_read_is_refused_without_a_probe(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[W, U])
+    v = bb.validate(rig_target(rig, None, "acme"), "alice", TOKEN, EMAIL)
+    assert v.scopes == {W, U} and v.can_clone is False
+    assert v.problem_ids == [cloud_text.READ_MISSING, cloud_text.WORKSPACE_MISSING]
+    assert [r for r in rig.requests if r.surface == "git"] == []
+
+
+def test_workspace_level_wrong_git_username(rig: Any) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS])
+    v = bb.validate(rig_target(rig, None, "acme"), "bob", TOKEN, EMAIL)
+    assert v.can_clone is False
+    assert v.reasons["clone"] == "git probe of acme/widgets: 401"
+    assert v.problem_ids == [cloud_text.NO_ACCESS]
+    assert "\"bob\" is not your Bitbucket username" in v.problems[0].text()
+
+
+def test_workspace_without_repositories(rig: Any) -> None:
+    rig.add_user("carol", "carol@example.com", workspaces=["empty"])
+    rig.add_token(TOKEN, "carol", scopes=[R, W, U, WS])
+    v = bb.validate(rig_target(rig, None, "empty"), "carol", TOKEN, "carol@example.com")
+    assert [r.surface for r in rig.requests] == ["rest"] * 3  # nothing to probe
+    rows = rows_of(v)
+    assert rows["clone"] == ("yes", f"has {R}")  # proven by the listing
+    assert rows["push"][0] == "unknown"
+    assert v.proven_scopes == {R, U, WS} and v.problem_ids == []
+
+
+def test_a_retired_endpoint_is_not_checked_and_the_rest_still_learnt(rig: Any) -> None:
+    # Should Bitbucket retire /user/workspaces too: 410 is "not checked", never "invalid".
+    rig.rest.removed.append(r"/2\.0/user/workspaces/?")
+    rig.rest.removed_calls_expected = True
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS])
+    v = bb.validate(rig_target(rig, None, "acme"), "alice", TOKEN, EMAIL)
+    assert (v.can_clone, v.can_push, v.identity) == (True, True, True)
+    assert v.proven_scopes == {R, W, U}
+    assert v.problem_ids == [ex.NOT_CHECKED]
+    assert v.not_checked == [f"127.0.0.1:{rig.port} answered 410 to GET /user/workspaces"]
+    assert rows_of(v)["workspaces"] == ("unknown",
+                                        "unknown: Bitbucket did not list the token's scopes")
+    assert "does not mean the token is invalid" in v.problems[0].text()
+
+
+@pytest.mark.parametrize("scopes", [[R, W, U, WS], [R, U], [W], EVERY_SCOPE])
+@pytest.mark.parametrize("repo", ["acme/widgets", "acme", None])
+def test_removed_endpoints_are_never_called(rig: Any, scopes: list[str],
+                                            repo: str | None) -> None:
+    rig.add_token(TOKEN, "alice", scopes=scopes)
+    workspace = repo.split("/")[0] if repo else None
+    bb.validate(rig_target(rig, repo if repo and "/" in repo else None, workspace), "alice",
+                TOKEN, EMAIL)
+    assert rig.rest.removed_calls == []
+    assert all(r.status != 410 for r in rig.requests)
+
+
+def test_push_403_without_the_scope_text_is_not_the_token() -> None:
+    # A repository found by listing, refused with a 403 that does not name scopes: the
+    # account's permission there, not the token's scope; push stays unknown.
+    v = Validation(can_push=False, reasons={"clone": "git probe: allowed (200)",
+                                            "push": "git probe: 403, lacks x"})
+    push = bb.ProbeResult("git-receive-pack", Outcome.MISSING_SCOPE, 403, "Forbidden")
+    assert bb._name_the_probed(v, "acme/widgets", push) is None
+    assert v.can_push is None
+    assert v.reasons == {"clone": "git probe of acme/widgets: allowed (200)",
+                         "push": "git probe of acme/widgets: 403; your account may not write "
+                                 "to that repository"}
+    scoped = dataclasses.replace(push, scope_text=True)
+    assert bb._name_the_probed(v, "acme/widgets", scoped) is scoped

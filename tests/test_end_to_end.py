@@ -23,6 +23,13 @@ from rig.server import BitbucketServer
 READ = "read:repository:bitbucket"
 WRITE = "write:repository:bitbucket"
 USER = "read:user:bitbucket"
+WORKSPACE = "read:workspace:bitbucket"
+EVERY_SCOPE = [READ, WRITE, "admin:repository:bitbucket", "delete:repository:bitbucket", USER,
+               "write:user:bitbucket", WORKSPACE, "admin:workspace:bitbucket",
+               "read:pullrequest:bitbucket", "write:pullrequest:bitbucket",
+               "read:project:bitbucket", "admin:project:bitbucket", "read:pipeline:bitbucket",
+               "write:pipeline:bitbucket", "read:issue:bitbucket", "read:wiki:bitbucket"]
+REMOVED = {"/2.0/workspaces", "/2.0/repositories", "/2.0/user/permissions/workspaces"}
 GOOD = "ATATT3xFfGF0-good-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -363,3 +370,113 @@ def test_stored_token_is_not_sent_over_http(secret_service: Any) -> None:
                         extra_config=["credential.useHttpPath=true"])
     assert "password" not in result.fields and GOOD not in str(result)
     assert PLAIN_HTTP in result.stderr
+
+
+# -- what login learns with --email, from today's endpoints only ------------------------------
+
+
+def verdicts(stdout: str) -> dict[str, tuple[str, str]]:
+    """`login`'s table: what -> (yes | no | unknown, why)."""
+    rows = {}
+    for line in stdout.splitlines():
+        for answer in ("yes", "no", "unknown"):
+            what, sep, why = line.strip().partition(f"  {answer}  ")
+            if sep and what and not what.startswith("scopes"):
+                rows[what.strip()] = (answer, why.strip())
+                break
+    return rows
+
+
+@pytest.mark.parametrize("headers", [True, False])
+def test_full_scope_token_at_workspace_level_gets_yes(server: BitbucketServer,
+                                                      headers: bool) -> None:
+    server.add_token(GOOD, "alice", scopes=EVERY_SCOPE)
+    server.send_scope_headers = headers
+    result = login(server, GOOD, "--email", "alice@example.com", path="acme")
+    assert result.returncode == 0, result.stderr
+    rows = verdicts(result.stdout)
+    assert rows["clone"] == ("yes", "git probe of acme/widgets: allowed (200)"), result.stdout
+    assert rows["push"] == ("yes", "git probe of acme/widgets: allowed (200)")
+    assert rows["identity (Sourcetree, IDEs)"] == ("yes", "REST /user: allowed (200)")
+    assert rows["workspaces"] == ("yes", f"has {USER}, {WORKSPACE}")
+    assert result.stderr.splitlines() == [
+        f"bbtoken: stored the token for {server.url}/acme as x-bitbucket-api-token-auth in "
+        + result.stderr.split(" in ", 1)[1].strip()]
+    [row] = listed()
+    assert (row["can_clone"], row["can_push"]) == (True, True)
+    if headers:  # Bitbucket listed every scope: every row is yes
+        assert {answer for answer, _ in rows.values()} == {"yes"}, result.stdout
+        assert (set(row["scopes"]), row["scopes_partial"]) == (set(EVERY_SCOPE), False)
+    else:  # nothing listed them: what was proven, marked partial; nothing guessed
+        assert rows["pull requests (read)"][0] == "unknown"
+        assert (row["scopes"], row["scopes_partial"]) == ([READ, WRITE, USER, WORKSPACE], True)
+    assert [r.path for r in server.requests if r.surface == "git"] == [
+        "/acme/widgets.git/info/refs"] * 2
+
+
+def test_token_without_read_user_is_told_what_sourcetree_needs(
+        server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    result = login(server, GOOD, "--email", "alice@example.com")
+    assert result.returncode == 0, result.stderr  # git works: stored, with a note
+    sourcetree = f"Sourcetree and IDEs need {USER}, {WORKSPACE}, {READ}"
+    rows = verdicts(result.stdout)
+    assert rows["identity (Sourcetree, IDEs)"] == ("no", f"REST /user: 403, lacks {USER}; "
+                                                   + sourcetree)
+    assert rows["workspaces"] == ("no", f"lacks {USER}, {WORKSPACE}; " + sourcetree)
+    assert f"The token lacks {USER}, {WORKSPACE}: git works" in result.stderr
+    assert f"account panels need {USER}, {WORKSPACE}, {READ}." in result.stderr
+    assert f"with: {READ}, {WRITE}, {USER}, {WORKSPACE}" in result.stderr
+    report = json.loads(bbtoken("doctor", f"{server.url}/acme/widgets", "--json").stdout)
+    named = {c["name"]: c for c in report["checks"]}
+    assert named["identity"]["status"] == named["workspaces"]["status"] == "warning"
+    assert sourcetree in named["workspaces"]["message"]
+    assert any(c["name"] == "explanation" and WORKSPACE in c["message"]
+               for c in report["checks"])
+
+
+def test_removed_endpoints_are_never_called_and_a_410_is_not_checked(
+        server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER, WORKSPACE])
+    for path in ("acme/widgets", "acme", ""):
+        result = bbtoken("login", f"{server.url}/{path}".rstrip("/"), "--token-stdin",
+                         "--email", "alice@example.com", input=GOOD + "\n")
+        assert result.returncode == 0, result.stderr
+        assert "Could not" not in result.stderr
+    assert server.rest.removed_calls == []
+    assert not {r.path.rstrip("/") for r in server.requests} & REMOVED
+    # Bitbucket answers 410 for an endpoint it removed: "not checked", never "invalid".
+    server.user_endpoint_gone = True
+    gone = login(server, GOOD, "--email", "alice@example.com", path="acme")
+    assert gone.returncode == 0, gone.stderr
+    assert "answered 410 to GET /user" in gone.stderr
+    assert "does not mean the token is invalid" in gone.stderr
+    assert "rejected" not in gone.stderr.lower()
+    rows = verdicts(gone.stdout)
+    assert rows["clone"] == ("yes", "git probe of acme/widgets: allowed (200)")
+    # /user/workspaces answered 200, which proves read:user as well
+    assert rows["identity (Sourcetree, IDEs)"] == ("yes", f"has {USER}")
+    assert server.rest.removed_calls == []
+
+
+def test_list_shows_proven_scopes_as_partial(server: BitbucketServer) -> None:
+    # No answer fails, so none lists the token's scopes: those proven are kept as such.
+    server.add_token(GOOD, "alice", scopes=[READ, USER, WORKSPACE])
+    result = login(server, GOOD, "--email", "alice@example.com")
+    assert result.returncode == 0, result.stderr
+    proven = [READ, USER, WORKSPACE]
+    assert f"scopes: {', '.join(proven)} (at least)" in result.stdout
+    # It cannot push: the new token it is told to make keeps what this one was proven to have.
+    assert f"The token has at least: {', '.join(proven)}." in result.stderr
+    assert f"with: {READ}, {WRITE}, {USER}, {WORKSPACE}" in result.stderr
+    [row] = listed()
+    assert (row["scopes"], row["scopes_partial"]) == (proven, True)
+    table = bbtoken("list").stdout
+    assert f"{', '.join(proven)} (at least)" in table
+    # A 403 lists them all: the full set, not partial.
+    server.add_token("ATATT-read-write-22222222222222222222222", "alice", scopes=[READ, WRITE])
+    assert login(server, "ATATT-read-write-22222222222222222222222", "--email",
+                 "alice@example.com").returncode == 0
+    [row] = listed()
+    assert (row["scopes"], row["scopes_partial"]) == ([READ, WRITE], False)
+    assert "(at least)" not in bbtoken("list").stdout

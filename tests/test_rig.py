@@ -266,7 +266,7 @@ def test_rest_missing_scope_lists_granted(rig) -> None:
         "message": "Your credentials lack one or more required privilege scopes.",
         "detail": {"required": [U], "granted": [R, W]}}}
     assert rest(rig, "/repositories/acme/widgets").json()["full_name"] == "acme/widgets"
-    assert rest(rig, "/workspaces").json()["error"]["detail"]["required"] == [U, WS]
+    assert rest(rig, "/user/workspaces").json()["error"]["detail"]["required"] == [U, WS]
 
 
 def test_rest_scope_headers_switch(rig) -> None:
@@ -277,7 +277,36 @@ def test_rest_scope_headers_switch(rig) -> None:
     assert set(headers["x-oauth-scopes"].split(", ")) == {R, U, WS}
     assert headers["x-credential-type"] == "api_token"
     assert headers["x-accepted-oauth-scopes"] == "account"
-    assert rest(rig, "/workspaces").json()["values"][0]["slug"] == "acme"
+    assert rest(rig, "/user/workspaces").json()["values"][0]["workspace"]["slug"] == "acme"
+
+
+def test_rest_lists_a_workspaces_repositories(rig) -> None:
+    rig.add_repo("acme/gadgets")
+    rig.add_repo("other/thing")
+    rig.add_token(TOKEN, "alice", scopes=[R])
+    page = rest(rig, "/repositories/acme").json()
+    assert [r["full_name"] for r in page["values"]] == ["acme/gadgets", "acme/widgets"]
+    widgets = page["values"][1]
+    assert widgets["slug"] == "widgets" and widgets["workspace"]["slug"] == "acme"
+    assert {link["name"]: link["href"] for link in widgets["links"]["clone"]}["https"] == \
+        f"{rig.url}/acme/widgets.git"
+    assert rest(rig, "/repositories/other").status_code == 404  # not alice's workspace
+    rig.add_token("no-read", "alice", scopes=[U])
+    denied = rest(rig, "/repositories/acme", auth=(EMAIL, "no-read")).json()
+    assert denied["error"]["detail"] == {"required": [R], "granted": [U]}
+
+
+@pytest.mark.parametrize("path", ["/workspaces", "/repositories", "/repositories/",
+                                  "/user/permissions/workspaces"])
+@pytest.mark.parametrize("auth", [(EMAIL, TOKEN), None])
+def test_removed_endpoints_answer_410(rig, path: str, auth) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, U, WS])
+    rig.rest.removed_calls_expected = True
+    answer = requests.get(rig.api_url + path, auth=auth, verify=rig.ca_file, timeout=30)
+    assert answer.status_code == 410
+    assert answer.json() == {"type": "error", "error": {
+        "message": "CHANGE-2770 - Functionality has been deprecated"}}
+    assert rig.rest.removed_calls == ["/2.0" + path]
 
 
 def test_rest_trouble_switches(rig) -> None:

@@ -1,29 +1,31 @@
 """Bitbucket Cloud: what an API token can do, from git `info/refs` probes and REST checks.
 
 Git is asked with the git username, REST with the Atlassian email (docs/bitbucket-facts.md §1): a
-403 from REST lists the token's scopes (section 3). The token goes nowhere but
-`Target.base_url` and `Target.api_url`, through `transport`'s one guarded GET.
+403 from REST lists the token's scopes (section 3; `cloudrest`). When the URL names no
+repository, the probes try one that REST listed, and the verdicts say which. The token goes
+nowhere but `Target.base_url` and `Target.api_url`, through `transport`'s one guarded GET.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Iterable
 
 from git_credential_bbtoken import __version__
 from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import skeleton, transport
 from git_credential_bbtoken.checks.answers import (
+    RECEIVE_PACK,
+    UPLOAD_PACK,
     Outcome,
     ProbeResult,
     path_segment,
     probe_info_refs,
-    unexpected,
 )
-from git_credential_bbtoken.checks.transport import Channel, NotChecked, Response
+from git_credential_bbtoken.checks.cloudrest import RestResult, rest_check
+from git_credential_bbtoken.checks.transport import Channel
 from git_credential_bbtoken.checks.validation import Validation
 from git_credential_bbtoken.common import CLOUD_API_URL, now_iso, without_git_suffix
 from git_credential_bbtoken.explain import cloud as texts
@@ -35,6 +37,8 @@ GIT_STATUSES = {200: Outcome.ALLOWED, 403: Outcome.MISSING_SCOPE, 401: Outcome.R
                 410: Outcome.RETIRED, 404: Outcome.NOT_FOUND}
 REFUSED = (Outcome.REJECTED, Outcome.RETIRED, Outcome.NOT_FOUND)  # by git, for this repository
 NOTHING_TO_CHECK = "no repository in the URL and no email given"
+# What a probe answered with 200 proves the token has (docs/bitbucket-facts.md §3).
+PROVES = {UPLOAD_PACK: sc.READ_REPOSITORY, RECEIVE_PACK: sc.WRITE_REPOSITORY}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Target:
     api_url: str = CLOUD_API_URL
     ca_file: str | None = None  # git's http.sslCAInfo / GIT_SSL_CAINFO, if set
     display_url: str | None = None  # the URL named in explanations; default base + repo
+    workspace: str | None = None  # the URL's workspace, when it names one
 
     @classmethod
     def for_url(cls, url: str, api_url: str = CLOUD_API_URL,
@@ -56,7 +61,7 @@ class Target:
         segments = [s for s in parts.path.split("/") if s]
         repo = "/".join(segments[:2]) if len(segments) >= 2 else None
         shown = base + ("/" + "/".join(segments) if segments else "")
-        return cls(base, repo, api_url, ca_file, shown)
+        return cls(base, repo, api_url, ca_file, shown, segments[0] if segments else None)
 
     @property
     def workspace_and_repo(self) -> tuple[str, str] | None:
@@ -89,100 +94,10 @@ def probe_git(target: Target, username: str, service: str, line: Channel) -> Pro
                            f"git/2.0 (git-credential-bbtoken/{__version__})", GIT_STATUSES)
 
 
-# -- the REST check ---------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class RestResult:
-    """What the REST API told us about the token."""
-
-    outcome: Outcome
-    status: int | None = None
-    scopes: frozenset[str] | None = None  # the full granted set, when Bitbucket said so
-    identity: bool | None = None  # GET /2.0/user allowed
-    repo_read: bool | None = None  # GET /2.0/repositories/{ws}/{repo} allowed
-    account: str | None = None  # the Bitbucket username /user answered with
-    reason: str = ""
-    retry_after: str | None = None
-    tls: bool = False
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _granted_from_error(data: Any) -> frozenset[str] | None:
-    """`error.detail.granted` of a 403: the token's own scopes (docs/bitbucket-facts.md §3)."""
-    try:
-        granted = data["error"]["detail"]["granted"]
-    except (KeyError, TypeError):
-        return None
-    if not isinstance(granted, list):
-        return None
-    return sc.normalize_scopes(granted)
-
-
-def _scopes(response: Response) -> frozenset[str] | None:
-    """The token's scopes as an answer lists them: the `x-oauth-scopes` header (reported, not
-    documented: used when present, never depended on), else a 403 body's granted list."""
-    value = response.headers.get("x-oauth-scopes")
-    if value is not None:
-        return sc.parse_scope_header(value)
-    return _granted_from_error(_json(response.body)) if response.status == 403 else None
-
-
-def rest_check(target: Target, email: str, line: Channel) -> RestResult:
-    """`GET {api}/user` with Basic email:token; learn the scopes; one more request if needed."""
-    url = f"{target.api_url.rstrip('/')}/user"
-    answer = line.get(url, email)
-    if isinstance(answer, NotChecked):
-        return RestResult(Outcome.NOT_CHECKED, reason=answer.reason, tls=answer.tls)
-    status = answer.status
-    if status == 401:
-        return RestResult(Outcome.REJECTED, status)
-    if status == 403:
-        return RestResult(Outcome.ALLOWED, status, scopes=_scopes(answer), identity=False)
-    if status != 200:
-        # An unexpected 404/410 has been reported for /user: "not checked", never "invalid".
-        other = unexpected(url, answer, " to GET /user")
-        return RestResult(other.outcome, status, reason=other.reason,
-                          retry_after=other.retry_after)
-    data = _json(answer.body)
-    account = data.get("username") if isinstance(data, dict) else None
-    account = account if isinstance(account, str) else None
-    scopes = _scopes(answer)
-    if scopes is not None:
-        return RestResult(Outcome.ALLOWED, status, scopes=scopes, identity=True, account=account)
-    scopes, repo_read = _ask_once_more(target, email, line)
-    return RestResult(Outcome.ALLOWED, status, scopes=scopes, identity=True,
-                      repo_read=repo_read, account=account)
-
-
-def _ask_once_more(target: Target, email: str,
-                   line: Channel) -> tuple[frozenset[str] | None, bool | None]:
-    """/user answered 200 without listing scopes, which proves read:user only. Ask an
-    endpoint needing another scope: a 403 lists every granted scope, a 200 proves that one.
-    The scopes learnt, and whether the repository may be read (None: not learnt)."""
-    api = target.api_url.rstrip("/")
-    pair = target.workspace_and_repo
-    if pair is not None:
-        ws, repo = (path_segment(p) for p in pair)
-        more = line.get(f"{api}/repositories/{ws}/{repo}", email)
-    else:
-        more = line.get(f"{api}/workspaces?pagelen=1", email)
-    if isinstance(more, NotChecked):
-        return None, None  # /user already answered; this teaches nothing more
-    scopes = _scopes(more)
-    if pair is None:
-        return scopes, None
-    if more.status == 200:
-        return scopes, True
-    if scopes is None:  # a 403 without a list still says no; 404, 429, 5xx say nothing
-        return None, (False if more.status == 403 else None)
-    return scopes, sc.READ_REPOSITORY in scopes
+def proven_by_git(probes: Iterable[ProbeResult | None]) -> frozenset[str]:
+    """The scopes that probes answered with 200 prove."""
+    return frozenset(PROVES[p.service] for p in probes
+                     if p is not None and p.outcome is Outcome.ALLOWED and p.service in PROVES)
 
 
 # -- the validation ---------------------------------------------------------------------------
@@ -190,8 +105,11 @@ def _ask_once_more(target: Target, email: str,
 
 def _rest_allowed(v: Validation, rest: RestResult) -> None:
     v.scopes, v.identity, v.account = rest.scopes, rest.identity, rest.account
-    v.reasons["identity"] = ("REST /user: allowed (200)" if rest.identity
-                             else f"REST /user: 403, lacks {sc.READ_USER}")
+    v.proven_scopes = v.proven_scopes | rest.proven
+    if rest.identity is not None:
+        v.reasons["identity"] = ("REST /user: allowed (200)" if rest.identity
+                                 else f"REST /user: 403, lacks {sc.READ_USER}")
+    v.not_checked.extend(r for r in rest.not_checked if r not in v.not_checked)
     if v.can_clone is None and rest.repo_read is not None:
         v.can_clone = rest.repo_read
         v.reasons["clone"] = ("REST repository: allowed (200)" if rest.repo_read
@@ -222,34 +140,62 @@ FOLDS: skeleton.Folds[RestResult] = skeleton.Folds(
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Cloud:
-    """The Cloud checks of one validation (the skeleton's `Product`)."""
+    """The Cloud checks of one validation (the skeleton's `Product`). REST is asked once:
+    after the probes when the URL names a repository (what they proved is not asked again),
+    first otherwise, to find a repository for them."""
 
     target: Target
     username: str  # for git
     email: str | None  # for REST
     line: Channel
+    probes: dict[str, ProbeResult] = dataclasses.field(default_factory=dict, init=False)
+    probed: str | None = dataclasses.field(default=None, init=False)  # "ws/repo" tried
+    _rest: list[RestResult | None] = dataclasses.field(default_factory=list, init=False)
 
     def validation(self) -> Validation:
         return Validation(checked_at=now_iso())
 
     def probe(self, service: str) -> ProbeResult | None:
-        if self.target.workspace_and_repo is None:
+        target = self._probe_target()
+        if target is None:
             return None
-        return probe_git(self.target, self.username, service, self.line)
+        self.probes[service] = probe_git(target, self.username, service, self.line)
+        return self.probes[service]
+
+    def _probe_target(self) -> Target | None:
+        """The URL's repository, or else the first one REST listed (None: nothing to probe)."""
+        if self.target.workspace_and_repo is not None:
+            return self.target
+        rest = self.rest()
+        if rest is None or not rest.repositories:
+            return None
+        self.probed = rest.repositories[0]
+        return dataclasses.replace(self.target, repo_path=self.probed)
 
     def rest(self) -> RestResult | None:
-        return rest_check(self.target, self.email, self.line) if self.email else None
+        if not self._rest:
+            target = self.target
+            self._rest.append(rest_check(target.api_url, self.email, self.line,
+                                         target.workspace, target.workspace_and_repo,
+                                         proven_by_git(self.probes.values()))
+                              if self.email else None)
+        return self._rest[0]
 
     def conclude(self, v: Validation, answers: Answers) -> None:
-        clone = answers.clone
+        clone, push = answers.clone, answers.push
         if clone is not None and clone.outcome in REFUSED and ex.looks_like_email(self.username):
             v.username_ok = False
+        v.proven_scopes = v.proven_scopes | proven_by_git((clone, push))
         _fill_in_from_scopes(v, probed=clone is not None)
+        if self.probed is not None:
+            push = _name_the_probed(v, self.probed, push)
         url = self.target.url
-        chosen = (_clone_problem(self, v, answers), _push_problem(url, v, answers.push),
-                  _rest_problem(self, answers), _scope_problem(url, v))
+        push_problem = _push_problem(url, v, push)
+        also = sc.NEEDS[sc.Operation.PUSH] if push_problem is not None else ()
+        chosen = (_clone_problem(self, v, answers), push_problem, _rest_problem(self, answers),
+                  _scope_problem(url, v, also))
         v.problems.extend(problem for problem in chosen if problem is not None)
 
     def when_nothing_checked(self, v: Validation, answers: Answers) -> None:
@@ -267,15 +213,30 @@ def validate(target: Target, git_username: str, token: str, email: str | None = 
 
 
 def _fill_in_from_scopes(v: Validation, probed: bool) -> None:
-    """What the scopes say where no probe answered."""
-    if v.scopes is None:
-        return
+    """What the scopes (all of them, or those proven) say where no probe answered."""
     if v.can_clone is None:
-        v.can_clone = sc.can(sc.Operation.CLONE, v.scopes)
+        v.can_clone = v.can(sc.Operation.CLONE)
     if v.can_push is None and (v.can_clone is not False or not probed):
-        v.can_push = sc.can(sc.Operation.PUSH, v.scopes)
+        v.can_push = v.can(sc.Operation.PUSH)
     if v.identity is None:
-        v.identity = sc.can(sc.Operation.IDENTITY, v.scopes)
+        v.identity = v.can(sc.Operation.IDENTITY)
+
+
+def _name_the_probed(v: Validation, repo: str,
+                     push: ProbeResult | None) -> ProbeResult | None:
+    """The probes tried `repo`, which the URL did not name: the reasons say so. Scopes are
+    the token's, so they hold for the whole workspace; a push 403 without Bitbucket's scope
+    text is about the account's permission on that one repository: push stays unknown."""
+    for key in ("clone", "push"):
+        why = v.reasons.get(key, "")
+        if why.startswith("git probe"):
+            v.reasons[key] = f"git probe of {repo}" + why[len("git probe"):]
+    if push is None or push.outcome is not Outcome.MISSING_SCOPE or push.scope_text:
+        return push
+    v.can_push = None
+    v.reasons["push"] = (f"git probe of {repo}: 403; your account may not write to that "
+                         "repository")
+    return None
 
 
 # -- the explanations, most specific first, without repeating one cause twice -----------------
@@ -286,7 +247,8 @@ def _clone_problem(cloud: _Cloud, v: Validation,
     url, username, clone, granted = cloud.target.url, cloud.username, answers.clone, v.scopes
     if clone is None:
         if v.can_clone is False and (granted is None or sc.has_any_bitbucket_scope(granted)):
-            return texts.read_missing(url, granted)  # (no Bitbucket scope at all: _scope_problem)
+            # (no Bitbucket scope at all: _scope_problem)
+            return texts.read_missing(url, granted, v.proven_scopes)
         return None
     rest = answers.rest
     if clone.outcome is Outcome.REJECTED and rest is not None and rest.outcome is Outcome.ALLOWED:
@@ -299,7 +261,7 @@ def _clone_problem(cloud: _Cloud, v: Validation,
     if clone.outcome is Outcome.NOT_FOUND:
         return texts.no_access(url, clone.status or 404)
     if clone.outcome is Outcome.MISSING_SCOPE:
-        return texts.read_missing(url, granted)
+        return texts.read_missing(url, granted, v.proven_scopes)
     return None
 
 
@@ -307,9 +269,10 @@ def _push_problem(url: str, v: Validation, push: ProbeResult | None) -> ex.Expla
     granted = v.scopes
     if push is not None and push.outcome is Outcome.MISSING_SCOPE:
         has_write = granted is not None and sc.WRITE_REPOSITORY in granted
-        return texts.write_missing(url, granted, maybe_permission=has_write or not push.scope_text)
+        return texts.write_missing(url, granted, has_write or not push.scope_text,
+                                   v.proven_scopes)
     if v.can_push is False and v.can_clone is True and push is None:
-        return texts.write_missing(url, granted)
+        return texts.write_missing(url, granted, proven=v.proven_scopes)
     return None
 
 
@@ -326,9 +289,10 @@ def _rest_problem(cloud: _Cloud, answers: Answers) -> ex.Explanation | None:
     return texts.token_rejected(cloud.target.url, None, 401)
 
 
-def _scope_problem(url: str, v: Validation) -> ex.Explanation | None:
+def _scope_problem(url: str, v: Validation, also: tuple[str, ...]) -> ex.Explanation | None:
     if v.scopes is not None and not sc.has_any_bitbucket_scope(v.scopes):
         return texts.no_bitbucket_scopes(url, v.scopes)
-    if v.identity is False:
-        return texts.identity_missing(url, v.scopes)
+    if v.identity is False or (v.scopes is not None
+                               and not sc.can(sc.Operation.WORKSPACES, v.scopes)):
+        return texts.identity_missing(url, v.scopes, also)  # Sourcetree and IDE panels
     return None

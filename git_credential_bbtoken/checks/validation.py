@@ -16,6 +16,14 @@ REST = "rest"
 NO_REPOSITORY = "not checked: the URL names no repository"
 
 
+def scopes_text(scopes: list[str] | None, partial: bool = False) -> str:
+    """Scopes as `list`, `login` and `doctor` show them: `a, b`, `a, b (at least)` when only
+    those were proven, `none`, or `unknown`."""
+    if scopes is None:
+        return "unknown"
+    return (", ".join(scopes) or "none") + (" (at least)" if partial else "")
+
+
 class VerdictRow(NamedTuple):
     what: str
     answer: str  # yes | no | unknown
@@ -28,7 +36,11 @@ def _answer(value: bool | None) -> str:
 
 @dataclasses.dataclass
 class Validation:
-    """What is known about a token; JSON-safe via `to_dict`, and never holds the token."""
+    """What is known about a token; JSON-safe via `to_dict`, and never holds the token.
+
+    `scopes` is the token's whole set, when Bitbucket listed it (a REST 403, or the
+    `x-oauth-scopes` header); `proven_scopes` are those a request proved by answering 200,
+    when no list came: the token has at least these."""
 
     scopes: frozenset[str] | None = None  # None: unknown
     can_clone: bool | None = None
@@ -43,10 +55,27 @@ class Validation:
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # verdict -> why
     kind: str = "cloud"  # or "datacenter": permissions, not scopes
     authtype: str | None = None  # "Bearer" when the token works only as a Bearer token
+    proven_scopes: frozenset[str] = frozenset()
 
     @property
     def problem_ids(self) -> list[str]:
         return [p.id for p in self.problems]
+
+    def can(self, operation: str) -> bool | None:
+        """Whether the scopes allow `operation`: from the whole set when known, else yes when
+        the proven scopes suffice; None: unknown."""
+        if self.scopes is not None:
+            return sc.can(operation, self.scopes)
+        return True if sc.can(operation, self.proven_scopes) else None
+
+    def known_scopes(self) -> tuple[list[str] | None, bool]:
+        """The scopes to show, and whether they are only part of the token's set (proven
+        ones); (None, False) when nothing is known."""
+        if self.scopes is not None:
+            return sc.sort_scopes(self.scopes), False
+        if self.proven_scopes:
+            return sc.sort_scopes(self.proven_scopes), True
+        return None, False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +92,7 @@ class Validation:
             "reasons": dict(self.reasons),
             "kind": self.kind,
             "authtype": self.authtype,
+            "proven_scopes": sc.sort_scopes(self.proven_scopes),
         }
 
     @classmethod
@@ -83,7 +113,7 @@ class Validation:
             value = data.get(key)
             return value if isinstance(value, str) else None
 
-        raw_scopes = data.get("scopes")
+        raw_scopes, raw_proven = data.get("scopes"), data.get("proven_scopes")
         problems = [ex.Explanation.from_dict(p) for p in data.get("problems") or []
                     if isinstance(p, Mapping)]
         reasons = data.get("reasons")
@@ -97,6 +127,8 @@ class Validation:
             if isinstance(reasons, Mapping) else {},
             kind=str(data.get("kind") or "cloud"),
             authtype=text("authtype"),
+            proven_scopes=sc.normalize_scopes(raw_proven) if isinstance(raw_proven, list)
+            else frozenset(),
         )
 
     def verdict_table(self) -> list[VerdictRow]:
@@ -113,34 +145,46 @@ def _datacenter_rows(v: Validation) -> list[VerdictRow]:
     ]
 
 
+IDENTITY_ROW = "identity (Sourcetree, IDEs)"
+
+
 def _cloud_rows(v: Validation) -> list[VerdictRow]:
     rows = [
         VerdictRow("clone", _answer(v.can_clone), _cloud_why(v, "clone", sc.Operation.CLONE)),
         VerdictRow("push", _answer(v.can_push), _cloud_why(v, "push", sc.Operation.PUSH)),
-        VerdictRow("identity (Sourcetree, IDEs)", _answer(v.identity),
-                   _cloud_why(v, "identity", sc.Operation.IDENTITY)),
+        _sourcetree_row(IDENTITY_ROW, v.identity,
+                        _cloud_why(v, "identity", sc.Operation.IDENTITY)),
     ]
-    for label, operation in (("workspaces", sc.Operation.WORKSPACES),
-                             ("pull requests (read)", sc.Operation.PULL_REQUESTS_READ),
+    workspaces = v.can(sc.Operation.WORKSPACES)
+    rows.append(_sourcetree_row("workspaces", workspaces,
+                                _cloud_why(v, "", sc.Operation.WORKSPACES)))
+    for label, operation in (("pull requests (read)", sc.Operation.PULL_REQUESTS_READ),
                              ("pull requests (write)", sc.Operation.PULL_REQUESTS_WRITE)):
-        value = None if v.scopes is None else sc.can(operation, v.scopes)
-        rows.append(VerdictRow(label, _answer(value), _cloud_why(v, "", operation)))
+        rows.append(VerdictRow(label, _answer(v.can(operation)), _cloud_why(v, "", operation)))
     return rows
+
+
+def _sourcetree_row(what: str, value: bool | None, why: str) -> VerdictRow:
+    """A row about Sourcetree and IDE panels: a "no" names every scope they need."""
+    if value is False:
+        why += "; Sourcetree and IDEs need " + ", ".join(sc.SOURCETREE)
+    return VerdictRow(what, _answer(value), why)
 
 
 def _cloud_why(v: Validation, key: str, operation: str) -> str:
     if key and key in v.reasons:
         return v.reasons[key]
-    if v.scopes is None:
-        if REST in v.sources:
-            return "unknown: Bitbucket did not list the token's scopes"
-        if v.not_checked:
-            return f"not checked: {v.not_checked[0]}"
-        return "not checked: scopes are learned with --email"
-    missing = sc.missing_scopes(operation, v.scopes)
-    if missing:
-        return "lacks " + ", ".join(missing)
-    return "has " + ", ".join(sc.NEEDS[operation])
+    if v.scopes is not None:
+        missing = sc.missing_scopes(operation, v.scopes)
+        return "lacks " + ", ".join(missing) if missing else "has " + ", ".join(
+            sc.NEEDS[operation])
+    if sc.can(operation, v.proven_scopes):
+        return "has " + ", ".join(sc.NEEDS[operation])
+    if REST in v.sources:
+        return "unknown: Bitbucket did not list the token's scopes"
+    if v.not_checked:
+        return f"not checked: {v.not_checked[0]}"
+    return "not checked: scopes are learned with --email"
 
 
 _VERDICT_TABLES: dict[str, Callable[[Validation], list[VerdictRow]]] = {

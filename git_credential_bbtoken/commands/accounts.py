@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from git_credential_bbtoken.checks.validation import Validation, scopes_text
 from git_credential_bbtoken.commands.inputs import parse_scope_url
 from git_credential_bbtoken.common import days_left, origin_url, utc_date_text
 from git_credential_bbtoken.console import Io
@@ -41,15 +42,18 @@ def logout(options: argparse.Namespace, io: Io) -> int:
 
 
 def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
-    """What `list` shows of an entry: everything but the token."""
+    """What `list` shows of an entry: everything but the token. `scopes` are the token's
+    whole set, or (`scopes_partial`) those proven when Bitbucket did not list them all."""
     validation = entry.validation or {}
+    scopes, partial = Validation.from_dict(validation).known_scopes()
     return {
         "url": entry.url,
         "username": entry.username,
         "authtype": entry.authtype,
         "email": entry.email,
         "kind": entry.kind,
-        "scopes": validation.get("scopes"),
+        "scopes": scopes,
+        "scopes_partial": partial,
         "checked_at": validation.get("checked_at"),
         "can_clone": validation.get("can_clone"),
         "can_push": validation.get("can_push"),
@@ -71,11 +75,9 @@ def list_entries(options: argparse.Namespace, io: Io) -> int:
         return 0
     table = [("URL", "USERNAME", "EMAIL", "SCOPES", "CHECKED", "EXPIRES", "STORE")]
     for row in rows:
-        scopes = row["scopes"]
         table.append((
             row["url"], row["username"] or ("(Bearer token)" if row["authtype"] else "(empty)"),
-            row["email"] or "-",
-            ", ".join(scopes) if scopes else ("none" if scopes == [] else "unknown"),
+            row["email"] or "-", scopes_text(row["scopes"], row["scopes_partial"]),
             (row["checked_at"] or "never")[:10], _expires(row["expires"], row["days_left"]),
             row["backend"],
         ))

@@ -22,6 +22,7 @@ import time
 
 from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
+from git_credential_bbtoken.checks.validation import IDENTITY_ROW, scopes_text
 from git_credential_bbtoken.commands.inputs import parse_scope_url
 from git_credential_bbtoken.commands.repair import (
     Repair,
@@ -350,17 +351,19 @@ def check_live(request: Request, entry: Entry | None, token: str) -> list[Check]
                                         token, entry.email)
     checks = []
     rows = {row.what: row for row in validation.verdict_table()}
-    if validation.scopes is not None:
-        checks.append(Check("scopes", OK if validation.scopes else PROBLEM,
-                            ", ".join(sorted(validation.scopes)) or "none"))
+    scopes, partial = validation.known_scopes()
+    if scopes is not None:
+        checks.append(Check("scopes", OK if scopes else PROBLEM, scopes_text(scopes, partial)))
     for what in ("clone", "push"):
         row = rows[what]
         status = {"yes": OK, "no": PROBLEM, "unknown": WARNING}[row.answer]
         checks.append(Check(what, status, f"{row.answer}: {row.why}"))
-    identity = rows.get("identity (Sourcetree, IDEs)")
-    if identity is not None and identity.answer != "unknown":
-        checks.append(Check("identity", OK if identity.answer == "yes" else WARNING,
-                            f"{identity.answer}: {identity.why}"))
+    # Sourcetree and IDE panels: shown once known; a "no" names every scope they need.
+    for name, what in (("identity", IDENTITY_ROW), ("workspaces", "workspaces")):
+        panel = rows.get(what)
+        if panel is not None and panel.answer != "unknown":
+            checks.append(Check(name, OK if panel.answer == "yes" else WARNING,
+                                f"{panel.answer}: {panel.why}"))
     for problem in validation.problems:
         status = {explain.ERROR: PROBLEM, explain.WARNING: WARNING}.get(problem.severity, INFO)
         checks.append(Check("explanation", status, problem.summary,

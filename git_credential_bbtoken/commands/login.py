@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from git_credential_bbtoken import checks, explain
+from git_credential_bbtoken.checks.validation import scopes_text
 from git_credential_bbtoken.commands.inputs import parse_expiry, parse_scope_url, read_token
 from git_credential_bbtoken.common import TOKEN_USERNAME, now_iso
 from git_credential_bbtoken.console import Io
@@ -100,8 +101,9 @@ def print_verdicts(validation: Validation, io: Io) -> None:
     io.out("What this token can do:")
     for row in rows:
         io.out(f"  {row.what.ljust(width)}  {row.answer.ljust(7)}  {row.why}")
-    if validation.scopes is not None:
-        io.out("  scopes: " + (", ".join(sorted(validation.scopes)) or "none"))
+    scopes, partial = validation.known_scopes()
+    if scopes is not None:
+        io.out("  scopes: " + scopes_text(scopes, partial))
 
 
 def set_kind(protocol: str, host: str, kind: str, io: Io) -> None:

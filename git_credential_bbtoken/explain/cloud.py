@@ -34,6 +34,7 @@ REST_NEEDS_EMAIL = "rest-needs-email"
 READ_MISSING = "read-missing"
 WRITE_MISSING = "write-missing"
 IDENTITY_MISSING = "identity-missing"
+WORKSPACE_MISSING = "workspace-missing"
 NO_BITBUCKET_SCOPES = "no-bitbucket-scopes"
 APP_PASSWORD_RETIRED = "app-password-retired"  # noqa: S105 - an id
 NO_ACCESS = "no-access"
@@ -46,11 +47,21 @@ def _scope_lines(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(f"Needs {sc.describe_scope(name)}." for name in names)
 
 
-def _has_line(granted: Iterable[str] | None) -> tuple[str, ...]:
+def _has_line(granted: Iterable[str] | None, proven: Iterable[str] = ()) -> tuple[str, ...]:
+    """What the token has: all of it (`granted`), or at least the `proven` scopes."""
     if granted is None:
-        return ()
+        names = sc.sort_scopes(sc.normalize_scopes(proven))
+        return ("The token has at least: " + ", ".join(names) + ".",) if names else ()
     names = sc.sort_scopes(sc.normalize_scopes(granted))
     return ("The token has: " + (", ".join(names) if names else "no scopes") + ".",)
+
+
+def _known(granted: Iterable[str] | None,
+           proven: Iterable[str]) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """The whole set (None: not listed), and what a new token must keep: the whole set, or
+    else the scopes proven."""
+    have = None if granted is None else sc.normalize_scopes(granted)
+    return have, have if have is not None else sc.normalize_scopes(proven)
 
 
 def token_rejected(url: str, username: str | None = None, status: int = 401) -> Explanation:
@@ -106,27 +117,29 @@ def rest_needs_email(url: str, name: str, git_accepted: bool | None = None) -> E
     )
 
 
-def read_missing(url: str, granted: Iterable[str] | None = None) -> Explanation:
-    """Write-only or admin-only token: clone/fetch answer 403 (no scope includes another)."""
-    have = None if granted is None else sc.normalize_scopes(granted)
+def read_missing(url: str, granted: Iterable[str] | None = None,
+                 proven: Iterable[str] = ()) -> Explanation:
+    """Write-only or admin-only token: clone/fetch answer 403 (no scope includes another).
+    `proven`: scopes the token is known to have when Bitbucket did not list them all."""
+    have, keep = _known(granted, proven)
     needed = [sc.READ_REPOSITORY]
-    if have and sc.WRITE_REPOSITORY in have:
+    if sc.WRITE_REPOSITORY in keep:
         needed.append(sc.WRITE_REPOSITORY)
     return Explanation(
         id=READ_MISSING,
         summary=f"The token cannot clone or fetch {url}: it lacks {sc.READ_REPOSITORY} (403).",
         details=(*_scope_lines([sc.READ_REPOSITORY]),
                  f"{sc.WRITE_REPOSITORY} and {sc.ADMIN_REPOSITORY} do not include read.",
-                 *_has_line(have)),
-        fix=new_token_fix(url, scopes_for_new_token(needed, have)),
+                 *_has_line(have, keep)),
+        fix=new_token_fix(url, scopes_for_new_token(needed, keep)),
     )
 
 
 def write_missing(url: str, granted: Iterable[str] | None = None,
-                  maybe_permission: bool = False) -> Explanation:
+                  maybe_permission: bool = False, proven: Iterable[str] = ()) -> Explanation:
     """Read-only token used for push: git-receive-pack answers 403."""
-    have = None if granted is None else sc.normalize_scopes(granted)
-    details = [*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have)]
+    have, keep = _known(granted, proven)
+    details = [*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have, keep)]
     if maybe_permission:
         details.append(f"If the token does have {sc.WRITE_REPOSITORY}, your account may lack "
                        "write access to this repository: ask a workspace admin.")
@@ -135,20 +148,35 @@ def write_missing(url: str, granted: Iterable[str] | None = None,
         summary=f"The token cannot push to {url}: it lacks {sc.WRITE_REPOSITORY} (403).",
         details=tuple(details),
         fix=new_token_fix(url, scopes_for_new_token(
-            [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY], have)),
+            [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY], keep)),
         severity=WARNING,
     )
 
 
-def identity_missing(url: str, granted: Iterable[str] | None = None) -> Explanation:
-    """No read:user: git works, but tools that call GET /2.0/user do not."""
+def identity_missing(url: str, granted: Iterable[str] | None = None,
+                     also: Iterable[str] = ()) -> Explanation:
+    """No read:user or no read:workspace (unknown `granted`: read:user is what is known to
+    be missing): git works, but Sourcetree and IDE account panels do not. The fix names every
+    scope they need (`scopes.SOURCETREE`), not only the missing ones, and `also` those that
+    another explanation's new token needs, so that one token serves both."""
     have = None if granted is None else sc.normalize_scopes(granted)
+    missing = [sc.READ_USER] if have is None else [
+        scope for scope in (sc.READ_USER, sc.READ_WORKSPACE) if scope not in have]
+    if sc.READ_USER in missing:
+        summary = (f"The token lacks {', '.join(missing)}: git works, but Sourcetree, Fork and "
+                   "IDE account panels cannot check who you are"
+                   + (", and Sourcetree cannot list your remote repositories."
+                      if sc.READ_WORKSPACE in missing else "."))
+    else:
+        summary = (f"The token lacks {sc.READ_WORKSPACE}: git works, but Sourcetree cannot list "
+                   "your workspaces and their remote repositories.")
     return Explanation(
-        id=IDENTITY_MISSING,
-        summary=f"The token lacks {sc.READ_USER}: git works, but Sourcetree, Fork and IDE "
-                "account panels cannot check who you are.",
-        details=(*_scope_lines([sc.READ_USER]), *_has_line(have)),
-        fix=new_token_fix(url, scopes_for_new_token([sc.READ_USER], have),
+        id=IDENTITY_MISSING if sc.READ_USER in missing else WORKSPACE_MISSING,
+        summary=summary,
+        details=(*_scope_lines(missing),
+                 "Sourcetree and IDE account panels need " + ", ".join(sc.SOURCETREE) + ".",
+                 *_has_line(have)),
+        fix=new_token_fix(url, scopes_for_new_token([*sc.SOURCETREE, *also], have),
                           lead="Fix, if you use those tools"),
         severity=NOTE,
     )

@@ -82,6 +82,7 @@ class BitbucketServer:
         self.port = self._httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
         self.api_url = f"{self.url}/2.0"
+        self.rest.base_url = self.url
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         name=f"bitbucket-{self.port}", daemon=True)
         self._thread.start()
