@@ -258,3 +258,14 @@ def test_loading_the_explanations_stays_light() -> None:
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                          check=True, env={"PYTHONPATH": root}).stdout.strip()
     assert out == "[]"
+
+
+@pytest.mark.parametrize(("url", "suggested"), [
+    ("https://bitbucket.org", "https://bitbucket.org/WORKSPACE/REPO"),
+    ("https://bitbucket.org/acme", "https://bitbucket.org/acme/REPO"),
+])
+def test_nothing_checked_suggests_a_repository_url_below_the_one_given(url: str,
+                                                                        suggested: str) -> None:
+    from git_credential_bbtoken.explain import cloud
+
+    assert f"doctor {suggested}" in cloud.nothing_checked(url).text()

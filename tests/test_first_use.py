@@ -5,6 +5,7 @@ Bitbucket-like server (with per-repository permissions), the real keyring."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -88,6 +89,13 @@ def test_push_with_a_read_only_token_is_explained_the_first_time(server: Bitbuck
     assert "lacks " + WRITE in again.stderr and QUIT in again.stderr
     assert probes(server) == []
     assert [r.username for r in server.requests] == [None]
+    # `list --json` shows what was learnt, per repository.
+    listed = subprocess.run(["git", "credential-bbtoken", "list", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    (row,) = json.loads(listed.stdout)["credentials"]
+    widgets = row["repositories"]["acme/widgets"]
+    assert (widgets["clone"], widgets["push"], widgets["push_why"], widgets["push_status"]) == \
+        (True, False, "scope", 403)
 
 
 def test_a_known_repository_costs_no_extra_request(server: BitbucketServer,

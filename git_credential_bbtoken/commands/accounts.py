@@ -57,6 +57,9 @@ def entry_summary(entry: Entry, backend_description: str) -> dict[str, Any]:
         "checked_at": validation.get("checked_at"),
         "can_clone": validation.get("can_clone"),
         "can_push": validation.get("can_push"),
+        # What Bitbucket answered on each repository the token was used on (`get`'s
+        # first-use probe): {"ws/repo": {"clone": true, "push": false, "push_why": ...}}.
+        "repositories": entry.repositories or {},
         "expires": utc_date_text(entry.expiry) if entry.expiry is not None else None,
         "days_left": days_left(entry.expiry, time.time()) if entry.expiry is not None else None,
         "stored_at": entry.stored_at,

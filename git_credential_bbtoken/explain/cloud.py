@@ -258,7 +258,7 @@ def nothing_checked(url: str) -> Explanation:
         id=NOTHING_CHECKED,
         summary=f"The token for {url} was stored without checking it: the URL names no "
                 "repository and no --email was given.",
-        fix=(f"Check it with: {doctor_command(url.rstrip('/') + '/WORKSPACE/REPO')}",
+        fix=(f"Check it with: {doctor_command(_repository_placeholder(url))}",
              f"  or log in with --email: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}"),
         severity=NOTE,
     )
@@ -274,3 +274,11 @@ def for_rejection(url: str, username: str | None, secret: str | None,
     if username and username != TOKEN_USERNAME and looks_like_app_password(secret):
         return app_password_retired(url, username, status)
     return token_rejected(url, username, status)
+
+
+def _repository_placeholder(url: str) -> str:
+    """`url` completed to a repository URL for the person to fill in: the host gets
+    `/WORKSPACE/REPO`, a workspace `/REPO`."""
+    scheme, _, rest = url.partition("://")
+    segments = [s for s in rest.split("/")[1:] if s]
+    return url.rstrip("/") + ("/REPO" if len(segments) == 1 else "/WORKSPACE/REPO")
