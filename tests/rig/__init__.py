@@ -8,7 +8,10 @@ Modules, one job each:
   accounts        users, tokens, app passwords and Bitbucket's authentication answers
   rest            the REST API under /2.0
   githttp         bare repositories and the real `git http-backend` CGI
-  server          the HTTPS server that ties accounts, rest and githttp together
+  server          the HTTPS server that ties accounts, rest and githttp together (with
+                  per-repository permissions: set_permission)
+  datacenter      a Bitbucket Data Center-like server (HTTP access tokens, /scm/, REST)
+  proxy           a loopback CONNECT proxy that logs what it tunnels
   gitrun          running git, `git credential` and our helper
   askpass         a scripted GIT_ASKPASS program that logs its prompts
   required        skip a test that cannot run here, or fail it where CI requires it
