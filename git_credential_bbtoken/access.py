@@ -17,7 +17,7 @@ from git_credential_bbtoken import checks
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks.answers import Outcome
 from git_credential_bbtoken.common import without_git_suffix
-from git_credential_bbtoken.knowledge import PUSH
+from git_credential_bbtoken.knowledge import PUSH, repository_name
 
 if TYPE_CHECKING:
     from git_credential_bbtoken.checks.answers import ProbeResult
@@ -76,7 +76,7 @@ def _refusal(entry: Entry, request: Request, need: str, why: str | None, status:
     from git_credential_bbtoken.explain import access
 
     url = without_git_suffix(request.url)
-    repo = _repository_name(entry, request)
+    repo = repository_name(entry.kind, request.record.path) or url
     if entry.kind == "datacenter":
         return _datacenter_refusal(entry, url, repo, need, why, status, detail)
     scopes = _known_scopes(entry)
@@ -105,16 +105,6 @@ def _datacenter_refusal(entry: Entry, url: str, repo: str, need: str, why: str |
         return (datacenter.dc_write_missing(url, username) if need == PUSH
                 else datacenter.dc_read_missing(url, username, status))
     return datacenter.dc_no_access(url, status, username)
-
-
-def _repository_name(entry: Entry, request: Request) -> str:
-    from git_credential_bbtoken.knowledge import repository_key
-
-    parts = [p for p in (request.record.path or "").split("/") if p]
-    if entry.kind == "datacenter":
-        parts = parts[1:]
-    name = "/".join(parts[:2])
-    return without_git_suffix(name) or (repository_key(entry.kind, request.record.path) or "")
 
 
 def _known_scopes(entry: Entry) -> list[str] | None:

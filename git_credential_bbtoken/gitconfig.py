@@ -124,15 +124,6 @@ def host_config(protocol: str, host: str, path: str = "") -> HostConfig:
     return HostConfig(kind=kind, api_url=api_url.rstrip("/") if api_url else None, store=store)
 
 
-def ca_file_for(url: str) -> str | None:
-    """The CA bundle git itself would use for `url` (GIT_SSL_CAINFO, then http.sslCAInfo)."""
-    from_env = os.environ.get("GIT_SSL_CAINFO")
-    if from_env:
-        return from_env
-    value = read_urlmatch("http", url).get("sslcainfo")
-    return os.path.expanduser(value) if value else None
-
-
 class HttpConfig:
     """What git's http.* config for one URL, and the GIT_SSL_* and proxy variables, say about
     how git reaches it (git's http.c reads them the same way; environment over config)."""

@@ -93,14 +93,13 @@ def _repository_allows(entry: Entry, secret: str, request: Request, store: Crede
     key = knowledge.repository_key(entry.kind, request.record.path)
     if key is None:
         return True
-    facts = (entry.repositories or {}).get(key)
-    if isinstance(facts, dict) and facts.get(knowledge.CLONE) is True and \
-            facts.get(knowledge.PUSH) is True:
+    now = time.time()
+    if all(knowledge.known(entry, key, need, now) is True
+           for need in (knowledge.CLONE, knowledge.PUSH)):
         return True  # known for both: no need to tell a push from a fetch
     from git_credential_bbtoken import gitcommand
 
     need = knowledge.PUSH if gitcommand.detect() == gitcommand.PUSH else knowledge.CLONE
-    now = time.time()
     state = knowledge.known(entry, key, need, now)
     if state is True:
         return True

@@ -30,11 +30,10 @@ PUSH = "push"
 REFUSAL_SECONDS = 600
 
 
-def repository_key(kind: str, path: str | None) -> str | None:
-    """The repository a request's path names, as a key: `ws/repo` on Cloud (from
+def repository_name(kind: str, path: str | None) -> str | None:
+    """The repository a request's path names, as people write it: `ws/repo` on Cloud (from
     `ws/repo.git`, `ws/repo.git/info/lfs`...), `PROJ/repo` on Data Center (from
-    `scm/PROJ/repo.git`). Lower case: Bitbucket's slugs and project keys ignore case. None when
-    the path names no repository."""
+    `scm/PROJ/repo.git`). None when the path names no repository."""
     parts = [part for part in (path or "").split("/") if part]
     if kind == "datacenter":
         if len(parts) < 3 or parts[0] != "scm":
@@ -43,7 +42,13 @@ def repository_key(kind: str, path: str | None) -> str | None:
     if len(parts) < 2:
         return None
     repo = parts[1][:-4] if parts[1].endswith(".git") else parts[1]
-    return f"{parts[0]}/{repo}".lower() if repo else None
+    return f"{parts[0]}/{repo}" if repo else None
+
+
+def repository_key(kind: str, path: str | None) -> str | None:
+    """`repository_name` in lower case: Bitbucket's slugs and project keys ignore case."""
+    name = repository_name(kind, path)
+    return name.lower() if name is not None else None
 
 
 def known(entry: Entry, key: str, need: str, now: float) -> bool | None:

@@ -12,6 +12,7 @@ BBTOKEN_REQUIRE_ALL=1 (CI) every skip is a failure (see rig/required.py).
 from __future__ import annotations
 
 import os
+import subprocess
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from hypothesis import settings
 from rig import secret_service as ss
 from rig.askpass import Askpass
 from rig.certs import Certificates, make_certificates
+from rig.datacenter import DataCenterServer
 from rig.isolation import git_version, isolate
 from rig.required import REQUIRE_ALL, required, skip_or_fail
 from rig.server import BitbucketServer
@@ -155,6 +157,24 @@ def make_bitbucket(certificates: Certificates, isolated_env: Path,
 def bitbucket(make_bitbucket: Callable[..., BitbucketServer]) -> BitbucketServer:
     """A Bitbucket-like server, already configured in the isolated global git config."""
     return make_bitbucket()
+
+
+@pytest.fixture
+def datacenter(certificates: Certificates, isolated_env: Path, secret_service: object,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataCenterServer]:
+    """A Data Center-like server with user alice (PROJECT_WRITE on PROJ) and PROJ/widgets, its
+    CA and bbtoken.<url>.* in the isolated global git config. Test modules extend it by
+    overriding the fixture (a fixture of the same name may ask for this one)."""
+    server = DataCenterServer(tmp_path_factory.mktemp("datacenter"), certificates).start()
+    try:
+        for key, value in server.git_config_items():
+            subprocess.run(["git", "config", "--file", str(isolated_env), key, value],
+                           check=True)
+        server.add_user("alice", {"PROJ": "PROJECT_WRITE"})
+        server.add_repo("PROJ", "widgets")
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

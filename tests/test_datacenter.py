@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rig.certs import Certificates
 from rig.datacenter import DataCenterServer
 from rig.gitrun import credential
 
@@ -31,22 +29,12 @@ PROJECT = "MTIzNDU2Nzg5MDEyOkDc-project-token-0123456789ab"
 
 
 @pytest.fixture
-def datacenter(certificates: Certificates, isolated_env: Path, secret_service: object,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataCenterServer]:
-    """A Data Center-like server with user alice (PROJECT_WRITE on PROJ) and PROJ/widgets;
-    its CA in the isolated global git config and `setup` done, as a user would."""
-    server = DataCenterServer(tmp_path_factory.mktemp("datacenter"), certificates).start()
-    try:
-        for key, value in server.git_config_items():
-            subprocess.run(["git", "config", "--file", str(isolated_env), key, value],
-                           check=True)
-        server.add_user("alice", {"PROJ": "PROJECT_WRITE"})
-        server.add_repo("PROJ", "widgets")
-        result = bbtoken("setup", server.url)
-        assert result.returncode == 0, result.stderr
-        yield server
-    finally:
-        server.stop()
+def datacenter(datacenter: DataCenterServer) -> DataCenterServer:
+    """conftest's Data Center-like server (alice, PROJ/widgets), with `setup` done, as a user
+    would."""
+    result = bbtoken("setup", datacenter.url)
+    assert result.returncode == 0, result.stderr
+    return datacenter
 
 
 def run(*args: str, cwd: Path | None = None, input: str | None = None,

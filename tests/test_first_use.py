@@ -162,28 +162,17 @@ DC_READER = "BBDC-first-use-reader-0123456789abcdefghijklmnop"
 
 
 @pytest.fixture
-def datacenter(certificates: Any, isolated_env: Path, secret_service: object,
-               tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from rig.datacenter import DataCenterServer
-
-    server = DataCenterServer(tmp_path_factory.mktemp("datacenter"), certificates).start()
-    try:
-        for key, value in server.git_config_items():
-            subprocess.run(["git", "config", "--file", str(isolated_env), key, value],
-                           check=True)
-        server.add_user("alice", {"PROJ": "PROJECT_WRITE"})
-        server.add_repo("PROJ", "widgets")
-        server.add_repo("OTHER", "secrets")
-        server.add_personal_token(DC_READER, "alice", ["REPO_READ"])
-        assert git("credential-bbtoken", "setup", server.url).returncode == 0
-        login = subprocess.run(["git", "credential-bbtoken", "login", "--kind", "datacenter",
-                                server.url, "--username", "alice",
-                                "--token-stdin"], input=DC_READER + "\n",
-                               capture_output=True, text=True, timeout=120)
-        assert login.returncode == 0, login.stderr
-        yield server
-    finally:
-        server.stop()
+def datacenter(datacenter: Any) -> Any:
+    """conftest's Data Center-like server, with a project alice cannot see and her personal
+    REPO_READ token logged in for the whole server."""
+    datacenter.add_repo("OTHER", "secrets")
+    datacenter.add_personal_token(DC_READER, "alice", ["REPO_READ"])
+    assert git("credential-bbtoken", "setup", datacenter.url).returncode == 0
+    login = subprocess.run(["git", "credential-bbtoken", "login", "--kind", "datacenter",
+                            datacenter.url, "--username", "alice", "--token-stdin"],
+                           input=DC_READER + "\n", capture_output=True, text=True, timeout=120)
+    assert login.returncode == 0, login.stderr
+    return datacenter
 
 
 def test_datacenter_repository_the_token_cannot_see(datacenter: Any, tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rig.certs import Certificates
 from rig.datacenter import DataCenterServer
 from rig.proxy import ConnectProxy
 from rig.server import BitbucketServer
@@ -95,20 +94,6 @@ def test_netrc_never_replaces_the_token_in_cloud_checks(server: BitbucketServer)
     assert {r.username for r in asked} == {"x-bitbucket-api-token-auth", "alice@example.com"}
     assert all(r.status in (200, 403) for r in asked), asked
     assert any(r.status == 200 and r.surface == "rest" for r in asked), asked
-
-
-@pytest.fixture
-def datacenter(certificates: Certificates, isolated_env: Path, secret_service: object,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataCenterServer]:
-    server = DataCenterServer(tmp_path_factory.mktemp("datacenter"), certificates).start()
-    try:
-        for key, value in server.git_config_items():
-            git_config(key, value)
-        server.add_user("alice", {"PROJ": "PROJECT_WRITE"})
-        server.add_repo("PROJ", "widgets")
-        yield server
-    finally:
-        server.stop()
 
 
 def dc_login(server: DataCenterServer, token: str, *extra: str

@@ -7,10 +7,9 @@ imported on the `get` path when nothing needs checking.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from git_credential_bbtoken.common import CLOUD_API_URL, without_git_suffix
-from git_credential_bbtoken.gitconfig import ca_file_for
 
 if TYPE_CHECKING:
     from git_credential_bbtoken.checks.answers import ProbeResult
@@ -21,24 +20,30 @@ if TYPE_CHECKING:
 PROBE_SECONDS = 3.0
 
 
+def _product(request: Request) -> tuple[Any, Any]:
+    """The product's checks module and its target for the request's URL. git's CA settings
+    for the URL are read where each request is routed (`checks.routes`), not here."""
+    url = without_git_suffix(request.url)
+    if request.config.kind == "datacenter":
+        from git_credential_bbtoken.checks import datacenter
+
+        return datacenter, datacenter.DcTarget.for_url(url, api_url=request.config.api_url)
+    from git_credential_bbtoken.checks import cloud
+
+    return cloud, cloud.Target.for_url(url, api_url=request.config.api_url or CLOUD_API_URL)
+
+
 def validate(request: Request, username: str | None, token: str,
              email: str | None = None) -> Validation:
     """Check `token` for the request's URL as git will send it: with `username` (Basic), or
     as a Bearer token when `username` is None (Data Center project and repository tokens).
     `email` enables the Cloud REST checks. Bounded in time; never raises for HTTP trouble."""
-    url = without_git_suffix(request.url)
-    ca_file = ca_file_for(request.base_url)
+    product, target = _product(request)
     if request.config.kind == "datacenter":
-        from git_credential_bbtoken.checks import datacenter
-
-        target = datacenter.DcTarget.for_url(url, api_url=request.config.api_url,
-                                             ca_file=ca_file)
-        return datacenter.validate(target, username, token)
-    from git_credential_bbtoken.checks import cloud
-
-    cloud_target = cloud.Target.for_url(url, api_url=request.config.api_url or CLOUD_API_URL,
-                                        ca_file=ca_file)
-    return cloud.validate(cloud_target, username or "", token, email=email)
+        validation: Validation = product.validate(target, username, token)
+        return validation
+    validation = product.validate(target, username or "", token, email=email)
+    return validation
 
 
 def probe(request: Request, username: str | None, token: str, push: bool,
@@ -49,17 +54,10 @@ def probe(request: Request, username: str | None, token: str, push: bool,
     from git_credential_bbtoken.checks import transport
     from git_credential_bbtoken.checks.answers import RECEIVE_PACK, UPLOAD_PACK
 
-    url = without_git_suffix(request.url)
-    ca_file = ca_file_for(request.base_url)
+    product, target = _product(request)
     service = RECEIVE_PACK if push else UPLOAD_PACK
-    with transport.channel(token, ca_file, deadline) as line:
-        if request.config.kind == "datacenter":
-            from git_credential_bbtoken.checks import datacenter
-
-            dc_target = datacenter.DcTarget.for_url(url, api_url=request.config.api_url,
-                                                    ca_file=ca_file)
-            return datacenter.probe_git(dc_target, username, service, line)
-        from git_credential_bbtoken.checks import cloud
-
-        target = cloud.Target.for_url(url, ca_file=ca_file)
-        return cloud.probe_git(target, username or "", service, line)
+    if request.config.kind != "datacenter":
+        username = username or ""
+    with transport.channel(token, None, deadline) as line:
+        result: ProbeResult = product.probe_git(target, username, service, line)
+        return result
