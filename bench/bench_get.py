@@ -65,6 +65,9 @@ sys.stdin.buffer.read()
 sys.stdout.write("username=file-user\\npassword={token}\\n")
 """
 FLOOR = "floor: Python helper, fixed answer"
+BY_NAME = "bbtoken fill, keyring by name"
+BY_NAME_ENV = {"KEYRING_PROPERTY_PREFERRED_COLLECTION":
+               "/org/freedesktop/secrets/aliases/default"}
 
 GOALS = [  # (label, ratio key, limit, "max" means ratio <= limit, "min" ratio >= limit)
     ("bbtoken fill / libsecret fill", "keyring_vs_libsecret", 1.5, "max"),
@@ -481,6 +484,9 @@ def get_cases(s: Setup) -> list[Case]:
     cases = [
         Case("libsecret fill", git(str(s.libsecret), "fill"), fill_in),
         Case("bbtoken fill", git(helper, "fill"), fill_in),
+        # The D-Bus fast path off (it cannot honour a keyring property): keyring reads, with
+        # the backend that stored the token loaded by name, as on macOS and Windows.
+        Case(BY_NAME, git(helper, "fill"), fill_in, dict(os.environ, **BY_NAME_ENV)),
         Case("keyring.get_password", [str(s.python), "-c", keyring_get], b"", answers=False),
         Case("credential-store fill", git(f"store --file {store_file}", "fill"), file_fill_in),
         Case("bbtoken fill (file)", git(helper, "fill", *file_store), file_fill_in, file_env),

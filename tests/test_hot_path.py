@@ -142,6 +142,64 @@ def test_get_with_keyring_configured_falls_back_to_keyring(stored: str) -> None:
     assert _loaded(modules, ("requests", "urllib3", "argparse")) == []
 
 
+# keyring's discovery imports every backend it knows (and every plugin's): these are never the
+# backend that stores on the rig's Linux, on macOS or on Windows.
+DISCOVERY_ONLY = ("keyring.backends.kwallet", "keyring.backends.libsecret",
+                  "keyring.backends.chainer")
+
+
+def _recorded_backend() -> str:
+    path = Path(os.environ["XDG_DATA_HOME"]) / "git-credential-bbtoken" / "credentials.json"
+    (entry,) = json.loads(path.read_text())["credentials"]
+    return str(entry["keyring_backend"])
+
+
+def test_get_through_keyring_loads_only_the_backend_that_stored() -> None:
+    # No `secret_service` fixture: on macOS and Windows this runs against the platform's
+    # keyring, and loading by name is `get`'s own path there. On Linux a keyring property
+    # turns the D-Bus fast path off (fastsecret cannot honour one) and keyring reads.
+    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9")
+    if sys.platform.startswith("linux"):
+        env["KEYRING_PROPERTY_PREFERRED_COLLECTION"] = "/org/freedesktop/secrets/aliases/default"
+    record = "protocol=https\nhost=bitbucket.org\n\n"
+    _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\npassword={TOKEN}\n\n",
+         env)
+    try:
+        stored_by = _recorded_backend()
+        out, modules = _run("get", record, env)
+        assert f"password={TOKEN}\n" in out
+        assert stored_by.rpartition(".")[0] in modules
+        assert _loaded(modules, DISCOVERY_ONLY) == []
+    finally:
+        _run("erase", f"protocol=https\nhost=bitbucket.org\nusername={USER}\n\n", env)
+
+
+def test_a_backend_no_longer_viable_is_left_to_keyrings_discovery(stored: str) -> None:
+    # Recorded by a keyring that is not viable here (its priority raises off Windows).
+    _record_validation(keyring_backend="keyring.backends.Windows.WinVaultKeyring")
+    out, modules = _run("get", stored)
+    assert f"password={TOKEN}\n" in out
+    assert "keyring.backends.kwallet" in modules  # keyring discovered its backend
+
+
+@pytest.mark.parametrize("configured", ["environment", "config file"])
+def test_keyrings_own_configuration_wins_over_the_backend_that_stored(
+        stored: str, configured: str) -> None:
+    # Configured to keep nothing: the secret in the Secret Service must not be served past
+    # that choice, and `get` stays silent (the null keyring is refused).
+    null = "keyring.backends.null.Keyring"
+    env = dict(os.environ)
+    if configured == "environment":
+        env["PYTHON_KEYRING_BACKEND"] = null
+    else:
+        config = Path(fastsecret.keyring_config_path())
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f"[backend]\ndefault-keyring={null}\n")
+    out, modules = _run("get", stored, env)
+    assert "password=" not in out
+    assert "keyring.backends.null" in modules
+
+
 def test_store_of_unchanged_token_does_not_touch_the_network(stored: str) -> None:
     _, modules = _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\n"
                       f"password={TOKEN}\n\n")
@@ -243,12 +301,12 @@ def test_messages_match_jeepney_marshalling() -> None:
         assert ours == theirs.serialise(serial=9), member
 
 
-def test_applies_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not sys.platform.startswith("linux"):
-        pytest.skip("SecretService is keyring's default on Linux")
-    assert fastsecret.applies()
+def test_applies_by_default_on_linux_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SecretService is keyring's default on Linux; macOS and Windows read through keyring.
+    linux = sys.platform.startswith("linux")
+    assert fastsecret.applies() is linux
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", fastsecret.SECRET_SERVICE_BACKEND)
-    assert fastsecret.applies()
+    assert fastsecret.applies() is linux
 
 
 @pytest.mark.parametrize("backend", ["keyring.backends.null.Keyring",

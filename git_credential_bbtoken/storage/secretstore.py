@@ -8,6 +8,15 @@ token, and `keyring del` removes it.
 Every failure of the backend becomes a SecretStoreError with one line for the user; which
 keyring backend is used stays `keyring`'s choice and the user's (PYTHON_KEYRING_BACKEND,
 keyringrc.cfg).
+
+Reading a secret skips keyring's discovery when it can. Left without configuration, keyring
+imports every backend it knows, its own and every plugin's (an entry-point scan), to pick the
+viable one with the highest priority; that choice is what `store` recorded beside the entry
+(`keyring_backend`). Where keyring's own configuration is silent, a read loads that recorded
+class by name, as keyring loads a configured one (`keyring.core.load_keyring`), and only that
+backend's module is imported. On macOS and Windows this is `get`'s path; on Linux, the one
+behind the D-Bus fast path (fastsecret). A recorded class that is no longer viable falls back to
+discovery.
 """
 
 from __future__ import annotations
@@ -52,16 +61,11 @@ class KeyringSecrets:
 
     def __init__(self) -> None:
         self._backend: Any = None
+        self._loaded: dict[str, Any] = {}  # backends loaded by name, for reads
 
     def _keyring(self) -> Any:
         if self._backend is None:
-            try:
-                import keyring
-                import keyring.backends.fail
-                import keyring.backends.null
-            except Exception as exc:  # a broken install must not crash git
-                log.debug("keyring import failed: %s", type(exc).__name__)
-                raise NoKeyringError() from None
+            keyring = _import_keyring()
             backend = keyring.get_keyring()
             if isinstance(backend, keyring.backends.null.Keyring):
                 # It accepts every write and forgets it: "stored" would be a lie.
@@ -71,6 +75,17 @@ class KeyringSecrets:
             log.debug("keyring backend: %s", type(backend).__name__)
             self._backend = backend
         return self._backend
+
+    def _reader(self, stored_by: str | None) -> Any:
+        """The backend to read a secret that `stored_by` (a class name) stored: loaded by name
+        when keyring would otherwise have to discover its backend, else keyring's choice."""
+        if not stored_by or self._backend is not None:
+            return self._keyring()
+        if stored_by not in self._loaded:
+            keyring = _import_keyring()
+            self._loaded[stored_by] = _load_by_name(keyring, stored_by)
+        loaded = self._loaded[stored_by]
+        return self._keyring() if loaded is None else loaded
 
     def available(self) -> bool:
         try:
@@ -99,15 +114,16 @@ class KeyringSecrets:
             return "keyring (none available)"
         return f"keyring ({type(backend).__module__}.{type(backend).__name__})"
 
-    def get(self, service: str, username: str) -> str | None:
-        backend = self._keyring()
+    def get(self, service: str, username: str, stored_by: str | None = None) -> str | None:
+        backend = self._reader(stored_by)
         try:
             value = backend.get_password(service, username)
         except Exception as exc:
             raise SecretStoreError(_failure("read", exc)) from None
         return value if value is None else str(value)
 
-    def get_within(self, service: str, username: str, seconds: float) -> str | None:
+    def get_within(self, service: str, username: str, seconds: float,
+                   stored_by: str | None = None) -> str | None:
         """`get`, given up after `seconds`: a hung Secret Service (stopped, or stuck in D-Bus
         activation) makes keyring wait without limit, and git with it. The call runs in a
         daemon thread, which the process leaves behind when it gives up."""
@@ -117,7 +133,7 @@ class KeyringSecrets:
 
         def read() -> None:
             try:
-                outcome["value"] = self.get(service, username)
+                outcome["value"] = self.get(service, username, stored_by)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller below
                 outcome["error"] = exc
 
@@ -206,6 +222,45 @@ class FileSecrets:
             if not users:
                 del secrets[service]
             self._write(secrets)
+
+
+def _import_keyring() -> Any:
+    try:
+        import keyring
+        import keyring.backends.fail
+        import keyring.backends.null
+        import keyring.core
+    except Exception as exc:  # a broken install must not crash git
+        log.debug("keyring import failed: %s", type(exc).__name__)
+        raise NoKeyringError() from None
+    return keyring
+
+
+def _load_by_name(keyring: Any, name: str) -> Any:
+    """The backend class `name`, loaded as keyring loads a configured one, when keyring's
+    configuration is silent (so that keyring would discover its backend); else None, and the
+    caller asks keyring. None too when the class is gone or no longer viable here."""
+    import os
+
+    if "PYTHON_KEYRING_BACKEND" in os.environ:
+        return None  # keyring loads that one by name itself: no discovery to skip
+    if getattr(keyring.core, "_keyring_backend", None) is not None:
+        return None  # chosen already in this process (`keyring.set_keyring`): that one
+    try:
+        from keyring.util import platform_
+
+        if os.path.exists(os.path.join(platform_.config_root(), "keyringrc.cfg")):
+            return None  # keyring's config file decides, and keyring reads it
+        backend = keyring.core.load_keyring(name)
+    except Exception as exc:  # gone, not viable (its priority raises), or an older keyring
+        log.debug("keyring backend %s not loaded by name (%s); keyring decides", name,
+                  type(exc).__name__)
+        return None
+    if isinstance(backend, keyring.backends.null.Keyring) or \
+            _is_unusable(backend, keyring.backends.fail.Keyring):
+        return None
+    log.debug("keyring backend loaded by name: %s", name)
+    return backend
 
 
 def _null_keyring_message(backend: Any) -> str:

@@ -158,7 +158,8 @@ class CredentialStore:
     def _read_secret(self, entry: Entry, service: str) -> str | None:
         """Through the fast Secret Service lookup when keyring's SecretService backend stored
         the item and keyring would still choose it; through `keyring` in every other case,
-        and whenever the fast path cannot decide."""
+        and whenever the fast path cannot decide (loading the backend that stored the item
+        by name where keyring's configuration allows it, see secretstore)."""
         if entry.backend == "keyring":
             from git_credential_bbtoken.storage import fastsecret
 
@@ -170,7 +171,8 @@ class CredentialStore:
                     log.debug("fast keyring lookup unavailable (%s); asking keyring", exc)
         backend = self.backend(entry.backend)
         if isinstance(backend, KeyringSecrets):
-            return backend.get_within(service, entry.username, KEYRING_READ_SECONDS)
+            return backend.get_within(service, entry.username, KEYRING_READ_SECONDS,
+                                      stored_by=entry.keyring_backend)
         return backend.get(service, entry.username)
 
     # -- writing (under the lock) ---------------------------------------------------------
