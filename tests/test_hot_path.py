@@ -148,24 +148,19 @@ DISCOVERY_ONLY = ("keyring.backends.kwallet", "keyring.backends.libsecret",
                   "keyring.backends.chainer")
 
 
-def _recorded_backend() -> str:
-    path = Path(os.environ["XDG_DATA_HOME"]) / "git-credential-bbtoken" / "credentials.json"
-    (entry,) = json.loads(path.read_text())["credentials"]
-    return str(entry["keyring_backend"])
-
-
-def test_get_through_keyring_loads_only_the_backend_that_stored() -> None:
+def test_get_through_keyring_loads_only_the_backend_that_stored(tmp_path: Path) -> None:
     # No `secret_service` fixture: on macOS and Windows this runs against the platform's
     # keyring, and loading by name is `get`'s own path there. On Linux a keyring property
     # turns the D-Bus fast path off (fastsecret cannot honour one) and keyring reads.
-    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9")
+    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", BBTOKEN_DATA_DIR=str(tmp_path))
     if sys.platform.startswith("linux"):
         env["KEYRING_PROPERTY_PREFERRED_COLLECTION"] = "/org/freedesktop/secrets/aliases/default"
     record = "protocol=https\nhost=bitbucket.org\n\n"
     _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\npassword={TOKEN}\n\n",
          env)
     try:
-        stored_by = _recorded_backend()
+        (entry,) = json.loads((tmp_path / "credentials.json").read_text())["credentials"]
+        stored_by = entry["keyring_backend"]
         out, modules = _run("get", record, env)
         assert f"password={TOKEN}\n" in out
         assert stored_by.rpartition(".")[0] in modules
