@@ -27,6 +27,7 @@ from rig.datacenter import DataCenterServer
 from rig.isolation import git_version, isolate
 from rig.required import REQUIRE_ALL, required, skip_or_fail
 from rig.server import BitbucketServer
+from rig.systemhelper import SystemHelper
 
 import git_credential_bbtoken
 
@@ -175,6 +176,18 @@ def datacenter(certificates: Certificates, isolated_env: Path, secret_service: o
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["manager", "osxkeychain"])
+def system_helper(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                  isolated_env: Path, tmp_path_factory: pytest.TempPathFactory
+                  ) -> SystemHelper:
+    """git as Git for Windows (`manager`) and macOS (`osxkeychain`) ship it: the helper in the
+    system config, which every git of the test reads, faked by a script that logs its calls
+    (.calls(), .clear()) and answers nothing until .answer(username, password)."""
+    helper = SystemHelper(tmp_path_factory.mktemp("system"), request.param)
+    helper.install(monkeypatch)
+    return helper
 
 
 @pytest.fixture

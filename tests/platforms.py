@@ -4,7 +4,9 @@ registers the markers:
 
   linux_only  the test needs what only the Linux rig has: the private gnome-keyring on D-Bus
               (fixture `secret_service`, rig/secret_service.py), or "no keyring" made by hiding
-              D-Bus (`no_keyring`), or the git >= 2.46 with its source tree that
+              D-Bus (`no_keyring`), or fake platform helpers (manager, osxkeychain) that git
+              finds on PATH only where its exec path has no real one (`system_helper`,
+              rig/systemhelper.py), or the git >= 2.46 with its source tree that
               .ci/newer-git.sh builds from Debian's package (`newer_git`).
   posix_only  the test module cannot be imported here: code that runs at import (imports,
               decorators, module constants) uses a module or an `os`/`signal` name that this
@@ -37,6 +39,8 @@ LINUX_ONLY_FIXTURES = {
                  "from Debian's package",
     "no_keyring": "takes the keyring away by hiding D-Bus, which leaves macOS's and Windows' "
                   "keyring in place",
+    "system_helper": "fakes git-credential-manager / -osxkeychain on PATH, where git's exec "
+                     "path on Windows and macOS holds the real one, which git runs first",
 }
 # Standard modules that exist on POSIX systems only.
 POSIX_MODULES = {"fcntl", "grp", "posix", "pty", "pwd", "resource", "syslog", "termios", "tty"}

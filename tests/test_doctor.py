@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rig.gitrun import credential, run_git
 from rig.server import BitbucketServer
+from rig.systemhelper import SystemHelper
 
 READ = "read:repository:bitbucket"
 WRITE = "write:repository:bitbucket"
@@ -256,3 +257,61 @@ def test_a_launcher_written_by_an_old_pip_is_named(server: BitbucketServer, tmp_
     else:
         assert found == []
     assert verdict(report, "helpers") == "ok"
+
+
+# Git for Windows' `manager` and macOS's `osxkeychain`, from the system config (rig.systemhelper).
+BITBUCKET = "https://bitbucket.org"
+
+
+def test_a_platform_helper_from_the_system_config_is_named_until_setup(
+        system_helper: SystemHelper) -> None:
+    name = system_helper.name
+    _, _, report = doctor(BITBUCKET)
+    helpers = checks(report, "helpers")[0]
+    assert (helpers["status"], helpers["message"]) == (
+        "problem", f"git runs {name} for {BITBUCKET}, not bbtoken")
+    assert any(f"git credential-bbtoken setup {BITBUCKET}" in fix for fix in helpers["fix"])
+
+    # bbtoken for every URL (docs/CI.md) without setup: the system's helper still runs first
+    assert run_git("config", "--global", "credential.helper", "bbtoken").returncode == 0
+    _, _, report = doctor(BITBUCKET)
+    helpers = checks(report, "helpers")[0]
+    assert helpers["status"] == "warning"
+    assert helpers["message"].startswith(f"git runs {name} before bbtoken for {BITBUCKET}")
+    assert run_git("config", "--global", "--unset", "credential.helper").returncode == 0
+
+    assert bbtoken("setup").returncode == 0
+    _, _, report = doctor(BITBUCKET)
+    helpers = checks(report, "helpers")[0]
+    assert (helpers["status"], helpers["message"]) == ("ok", f"git runs bbtoken for {BITBUCKET}")
+    assert checks(report, "old helper") == []  # it holds nothing: nothing to warn about
+
+    assert bbtoken("setup", "--undo").returncode == 0
+    _, _, report = doctor(BITBUCKET)
+    assert verdict(report, "helpers") == "problem"
+
+
+def test_a_platform_helper_holding_an_app_password_is_the_trap_then_a_warning(
+        system_helper: SystemHelper) -> None:
+    name = system_helper.name
+    system_helper.answer("alice", OLD_APP_PASSWORD)
+    _, _, report = doctor(BITBUCKET)
+    helpers = checks(report, "helpers")[0]
+    assert helpers["status"] == "problem"
+    assert f"git asks {name} for {BITBUCKET} and {name} answers with a stored password" \
+        in helpers["message"]
+    assert any(f"credential.helper={name} credential reject" in fix for fix in helpers["fix"])
+
+    assert bbtoken("setup").returncode == 0
+    _, _, report = doctor(BITBUCKET)
+    assert checks(report, "helpers")[0]["message"] == f"git runs bbtoken for {BITBUCKET}"
+    old = checks(report, "old helper")
+    assert len(old) == 1 and old[0]["status"] == "warning"
+    assert f"credential helper {name} still holds an app password for bitbucket.org" \
+        in old[0]["message"]
+    # the fix it names reaches the platform's helper, as an erase for the host
+    command = old[0]["fix"][0][old[0]["fix"][0].index("printf"):]
+    system_helper.clear()
+    assert subprocess.run(["sh", "-c", command], capture_output=True, timeout=60
+                          ).returncode == 0
+    assert system_helper.calls() == [("erase", "bitbucket.org")]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from rig.gitrun import HELPER_SCRIPT, run_git
 from rig.server import BitbucketServer
+from rig.systemhelper import SystemHelper
 
 READ = "read:repository:bitbucket"
 WRITE = "write:repository:bitbucket"
@@ -307,3 +308,86 @@ def test_a_failed_rewrite_puts_every_helper_value_back() -> None:
         setup_module._remove_our_helpers(config,  # type: ignore[arg-type]
                                          "credential.https://bitbucket.org.helper")
     assert config.values == before
+
+
+# Git for Windows and macOS's git name their own helper in the system config (rig.systemhelper):
+# setup's empty `helper =` must cut it for the URL, and for that URL only.
+BITBUCKET_REPO = "https://bitbucket.org/acme/widgets.git"
+OTHER_HOST_REPO = "https://github.com/acme/widgets.git"
+
+
+def test_setup_cuts_the_system_helper_and_undo_gives_it_back(system_helper: SystemHelper,
+                                                             isolated_env: Path) -> None:
+    global_before = isolated_env.read_bytes()
+    system_before = system_helper.config.read_bytes()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == [("get", "bitbucket.org")]  # git asks it, before setup
+
+    setup = bbtoken("setup")
+    assert setup.returncode == 0, setup.stderr
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert fill("https://bitbucket.org") == {}
+    assert system_helper.calls() == []
+    assert fill(OTHER_HOST_REPO) == {}
+    assert system_helper.calls() == [("get", "github.com")]  # other hosts: still asked
+
+    undo = bbtoken("setup", "--undo")
+    assert undo.returncode == 0, undo.stderr
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == [("get", "bitbucket.org")]
+    assert isolated_env.read_bytes() == global_before
+    assert system_helper.config.read_bytes() == system_before
+
+
+def test_a_system_helper_holding_an_app_password_is_cut_and_never_gets_the_token(
+        system_helper: SystemHelper, server: BitbucketServer) -> None:
+    host = server.url.split("://", 1)[1]
+    repo_url = f"{server.url}/acme/widgets.git"
+    system_helper.answer("alice", OLD_APP_PASSWORD)
+    assert fill(repo_url).get("password") == OLD_APP_PASSWORD  # the trap, before setup
+
+    assert bbtoken("setup", server.url).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login = bbtoken("login", f"{server.url}/acme", "--token-stdin", input=GOOD + "\n")
+    assert login.returncode == 0, login.stderr
+    system_helper.clear()
+    assert fill(repo_url).get("password") == GOOD
+    # what git does after a successful fetch: `store` goes to bbtoken alone, so the token
+    # is not copied into the platform's store
+    approve = run_git("credential", "approve", input=f"url={repo_url}\n"
+                      f"username=x-bitbucket-api-token-auth\npassword={GOOD}\n\n")
+    assert approve.returncode == 0, approve.stderr
+    assert system_helper.calls() == []
+
+    assert bbtoken("setup", server.url, "--undo").returncode == 0
+    assert fill(repo_url).get("password") == OLD_APP_PASSWORD
+    assert system_helper.calls() == [("get", host)]
+
+
+def test_system_setup_beside_the_platform_helper_and_exact_undo(system_helper: SystemHelper,
+                                                                isolated_env: Path) -> None:
+    global_before = isolated_env.read_bytes()
+    system_before = system_helper.config.read_bytes()
+    setup = bbtoken("setup", "--system")
+    assert setup.returncode == 0, setup.stderr
+    assert "system config" in setup.stderr
+    assert system_helper.config.read_bytes().startswith(system_before)  # appended, nothing moved
+    assert run_git("config", "--system", "--get-all",
+                   "credential.https://bitbucket.org.helper").stdout == "\nbbtoken\n"
+    assert isolated_env.read_bytes() == global_before
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == []
+    assert fill(OTHER_HOST_REPO) == {}
+    assert system_helper.calls() == [("get", "github.com")]
+
+    again = bbtoken("setup", "--system")
+    assert again.returncode == 0 and "nothing changed" in again.stderr
+    undo = bbtoken("setup", "--system", "--undo")
+    assert undo.returncode == 0, undo.stderr
+    assert system_helper.config.read_bytes() == system_before
+    assert isolated_env.read_bytes() == global_before
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == [("get", "bitbucket.org")]

@@ -14,5 +14,7 @@ Modules, one job each:
   proxy           a loopback CONNECT proxy that logs what it tunnels
   gitrun          running git, `git credential` and our helper
   askpass         a scripted GIT_ASKPASS program that logs its prompts
+  systemhelper    a system git config naming the platform's helper (manager, osxkeychain),
+                  faked by a script that logs its calls
   required        skip a test that cannot run here, or fail it where CI requires it
 """
