@@ -27,6 +27,14 @@ $Venv = Join-Path $DataDir "venv"
 $VenvExe = Join-Path $Venv "Scripts\$Name.exe"
 $UsePipx = (-not $env:BBTOKEN_NO_PIPX) -and (Get-Command pipx -ErrorAction SilentlyContinue)
 
+# $ErrorActionPreference does not stop on a native command's exit status (Windows PowerShell
+# 5.1): every pip, pipx, venv and helper run goes through this.
+function Invoke-Native {
+    param([string]$What, [string]$Exe, [string[]]$Arguments = @())
+    & $Exe @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "install.ps1: $What failed (exit status $LASTEXITCODE)" }
+}
+
 function Find-Installed {
     if (Test-Path $VenvExe) { return $VenvExe }
     $cmd = Get-Command $Name -ErrorAction SilentlyContinue
@@ -37,7 +45,13 @@ function Find-Installed {
 if ($Uninstall) {
     $exe = Find-Installed
     if ($exe) {
-        & $exe setup --undo
+        # Every URL setup wired in the global config (each left a bbtoken.<url>.setup marker),
+        # as install.sh does. git exits 1 when there is none.
+        $keys = @(git config --global --name-only --get-regexp '^bbtoken\..*\.setup$')
+        foreach ($key in $keys) {
+            $url = $key.Substring("bbtoken.".Length, $key.Length - "bbtoken.".Length - ".setup".Length)
+            & $exe setup $url --undo
+        }
         if ($Purge) { & $exe logout --everything }
     }
     if (Test-Path $Venv) {
@@ -45,6 +59,7 @@ if ($Uninstall) {
     } elseif ($UsePipx) {
         pipx uninstall $Name | Out-Null
     }
+    $global:LASTEXITCODE = 0
     if ($Purge) {
         Write-Output "git-credential-bbtoken is uninstalled and its stored tokens removed."
     } else {
@@ -54,7 +69,7 @@ if ($Uninstall) {
 }
 
 if ($UsePipx) {
-    pipx install --force $Source
+    Invoke-Native "pipx install" "pipx" @("install", "--force", $Source)
     $exe = (Get-Command $Name -ErrorAction SilentlyContinue).Source
     if (-not $exe) { $exe = Join-Path $env:USERPROFILE ".local\bin\$Name.exe" }
 } else {
@@ -69,14 +84,18 @@ if ($UsePipx) {
     if ($LASTEXITCODE -ne 0) { throw "Python 3.9 or newer is needed" }
     New-Item -ItemType Directory -Force -Path $DataDir | Out-Null
     if (-not (Test-Path (Join-Path $Venv "Scripts\python.exe"))) {
-        & $python @pyArgs -m venv $Venv
+        Invoke-Native "creating the venv" $python ($pyArgs + @("-m", "venv", $Venv))
     }
-    & (Join-Path $Venv "Scripts\python.exe") -m pip install --quiet --disable-pip-version-check --upgrade $Source
+    $venvPython = Join-Path $Venv "Scripts\python.exe"
+    # pip 25 and newer write console scripts that do not import `re` (as install.sh does).
+    & $venvPython -m pip install --quiet --disable-pip-version-check --upgrade pip
+    if ($LASTEXITCODE -ne 0) { Write-Warning "could not upgrade pip; the helper works, each fetch only pays ~10 ms more" }
+    Invoke-Native "pip install" $venvPython @("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", $Source)
     $exe = $VenvExe
 }
 
 # setup writes the helper's full path when its folder is not on PATH, so git finds it anyway.
-& $exe setup
+Invoke-Native "git credential-bbtoken setup" $exe @("setup")
 Write-Output ""
 Write-Output ("Installed " + (& $exe --version))
 Write-Output "Next: create an API token with scopes at https://id.atlassian.com/manage-profile/security/api-tokens"
