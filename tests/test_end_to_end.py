@@ -117,6 +117,18 @@ def test_login_refuses_a_token_that_cannot_clone(server: BitbucketServer,
     assert len(listed()) == 1
 
 
+@pytest.mark.parametrize("token", [GOOD + "\rx", GOOD + "\0x", "A" * (1024 * 1024 + 10)],
+                         ids=["carriage return", "NUL", "over 1 MiB"])
+def test_login_refuses_input_git_could_not_carry(server: BitbucketServer, token: str) -> None:
+    """Contract, section 6: refused with one line, nothing stored, nothing sent."""
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    refused = login(server, token)
+    assert refused.returncode == 2
+    assert len(refused.stderr.splitlines()) == 1 and "nothing was stored" in refused.stderr
+    assert server.requests == []
+    assert listed() == []
+
+
 def test_login_with_email_learns_scopes_with_and_without_headers(
         server: BitbucketServer) -> None:
     server.add_token(GOOD, "alice", scopes=[READ, USER])

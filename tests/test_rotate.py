@@ -81,6 +81,16 @@ def test_a_weaker_token_is_refused_and_nothing_changes(server: BitbucketServer) 
     assert fill(server, "acme/widgets") == WEAK
 
 
+def test_a_new_token_over_1_mib_is_refused_and_nothing_changes(server: BitbucketServer) -> None:
+    before = listed()
+    server.clear_log()
+    result = bbtoken("rotate", server.url, "--token-stdin", input="A" * (1024 * 1024 + 10) + "\n")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "larger than 1 MiB" in result.stderr
+    assert server.requests == []
+    assert fill(server, "acme/widgets") == OLD and listed() == before
+
+
 def test_rotate_with_nothing_stored_says_so(bitbucket: BitbucketServer) -> None:
     result = bbtoken("rotate", bitbucket.url, "--token-stdin", input=NEW + "\n")
     assert result.returncode == 1 and "nothing is stored for" in result.stderr

@@ -7,14 +7,22 @@ import datetime
 from git_credential_bbtoken import debug
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.errors import UsageError
-from git_credential_bbtoken.protocol import FORBIDDEN_CHARACTERS, ProtocolError, split_url
+from git_credential_bbtoken.protocol import (
+    FORBIDDEN_CHARACTERS,
+    MAX_INPUT_BYTES,
+    ProtocolError,
+    split_url,
+)
 
 
 def read_token(io: Io, from_stdin: bool, prompt: str) -> str:
-    """The token, from one line of stdin or typed without echo. Refused when empty or when it
-    holds a character git's protocol cannot carry."""
+    """The token, from one line of stdin or typed without echo. Refused when empty, over
+    1 MiB (as git's input is), or when it holds a character git's protocol cannot carry."""
     if from_stdin:
-        token = io.read_line()
+        line = io.read_line(MAX_INPUT_BYTES)
+        if line is None:
+            raise UsageError("the token is larger than 1 MiB; nothing was stored")
+        token = line
     else:
         if not io.stdin_is_terminal():
             raise UsageError("no terminal to ask for the token: pipe it in with --token-stdin")
