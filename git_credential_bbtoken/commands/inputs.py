@@ -51,8 +51,12 @@ def parse_expiry(text: str | None) -> int | None:
 
 
 def parse_scope_url(url: str) -> tuple[str, str, str]:
-    """A URL given on the command line -> (protocol, host[:port], path); bad ones are a
-    usage error."""
+    """A URL given on the command line -> (protocol, host[:port], path); bad ones, and any
+    protocol but https and http (whose use context.refusal governs), are a usage error."""
+    protocol, sep, _ = url.partition("://")
+    if sep and protocol and protocol.lower() not in ("https", "http"):
+        raise UsageError(f"{protocol[:20]}:// is not supported: tokens are kept for https:// "
+                         "URLs (give one)")
     try:
         return split_url(url)
     except ProtocolError as exc:
