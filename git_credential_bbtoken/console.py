@@ -117,9 +117,11 @@ class Io:
         """At most `limit` bytes of stdin."""
         return self.stdin.read(limit)
 
-    def read_line(self) -> str:
-        """One line of stdin, without its line ending (a token piped in)."""
-        return self.stdin.readline().decode("utf-8", "replace").rstrip("\r\n")
+    def read_line(self, limit: int) -> str | None:
+        """One line of stdin, without its line ending (a token piped in); None when it holds
+        more than `limit` bytes (then no more than `limit` + 1 of them were read)."""
+        line = self.stdin.readline(limit + 1).rstrip(b"\r\n")
+        return None if len(line) > limit else line.decode("utf-8", "replace")
 
     def stdin_is_terminal(self) -> bool:
         isatty = getattr(self.stdin, "isatty", None)

@@ -9,6 +9,7 @@ import os
 
 from git_credential_bbtoken.common import TOKEN_USERNAME, is_loopback, origin_url
 from git_credential_bbtoken.gitconfig import HostConfig, host_config
+from git_credential_bbtoken.matching import bitbucket_scope
 from git_credential_bbtoken.protocol import Credential, normalize_host
 
 TYPE_CHECKING = False
@@ -49,9 +50,12 @@ def make_request(record: Credential,
 
 
 def request_for_url(protocol: str, host: str, path: str) -> Request:
-    """The request a command makes for a URL the person gave (already split)."""
-    record = Credential(protocol=protocol, host=host, path=path or None)
-    return Request(record, protocol, host, host_config(protocol, host, path))
+    """The request a command makes for a URL the person gave (already split). On Bitbucket
+    hosts its path is the scope the URL names: `ws/repo.git` is `ws/repo`."""
+    config = host_config(protocol, host, path)
+    scope = bitbucket_scope(path) if config.is_bitbucket else path
+    record = Credential(protocol=protocol, host=host, path=scope or None)
+    return Request(record, protocol, host, config)
 
 
 def transport_allowed(request: Request) -> bool:

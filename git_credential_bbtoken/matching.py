@@ -14,6 +14,8 @@ On both, protocol and host (port included) must be equal, and a username git sen
 
 from __future__ import annotations
 
+from git_credential_bbtoken.common import without_git_suffix
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional, Protocol, Sequence, TypeVar
@@ -33,9 +35,26 @@ def normalize_path(path: str | None) -> str:
     return (path or "").strip("/")
 
 
+def bitbucket_scope(path: str | None) -> str:
+    """A path as a scope on a Bitbucket host: without slashes at the ends or `.git` at the
+    end, since `ws/repo.git` and `ws/repo` are one repository (and older versions kept a login
+    for `https://host/ws/repo.git` under `ws/repo.git`)."""
+    return without_git_suffix(normalize_path(path))
+
+
+def same_scope(stored: str, scope: str, kind: str) -> bool:
+    """Whether an entry kept for `stored` is the one a command names with `scope`: on Bitbucket
+    hosts with or without `.git`; on other hosts the same path, as in git's own stores."""
+    if kind in BITBUCKET_KINDS:
+        return bitbucket_scope(stored) == bitbucket_scope(scope)
+    return normalize_path(stored) == normalize_path(scope)
+
+
 def scope_covers(scope: str, path: str) -> bool:
     """True when a credential kept for `scope` may serve `path` (both without slashes at the
-    ends): the same path or one below it, never a sibling that shares a prefix."""
+    ends): the same path or one below it, never a sibling that shares a prefix. A repository
+    scope covers the repository with and without `.git`."""
+    scope = bitbucket_scope(scope)
     if not scope:
         return True
     if path == scope:
@@ -58,7 +77,8 @@ def find_for_get(entries: Sequence[E], protocol: str, host: str, path: str | Non
         # the order they were stored, so the last one in the list).
         best: E | None = None
         for entry in covering:
-            if best is None or len(entry.path) >= len(best.path):
+            if best is None or len(bitbucket_scope(entry.path)) >= \
+                    len(bitbucket_scope(best.path)):
                 best = entry
         return best
     for entry in candidates:

@@ -12,7 +12,7 @@ The rules follow git's `git-credential` manual (newest git) and `credential.c`:
 
 from __future__ import annotations
 
-from git_credential_bbtoken.common import MAX_EXPIRY
+from git_credential_bbtoken.common import MAX_EXPIRY, parse_host
 from git_credential_bbtoken.errors import BbtokenError
 
 TYPE_CHECKING = False
@@ -185,21 +185,29 @@ def normalize_host(host: str) -> str:
 
 def split_url(url: str) -> tuple[str, str, str]:
     """Split a user-given URL (`bitbucket.org`, `https://bitbucket.org/ws/repo.git`) into
-    (protocol, host[:port], path). A bare host means https."""
+    (protocol, host[:port], path). A bare host means https. The host must pass the one host
+    grammar (`common.parse_host`); a URL with a space or a control character is refused."""
     from urllib.parse import urlsplit
 
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise ProtocolError(f"not a URL: {_shorten(url)!r} (it holds a space or a control "
+                            "character)")
     if "://" not in url:
         url = "https://" + url
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ProtocolError(f"not a URL: {_shorten(url)!r}")
-    if parts.username or parts.password:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # `https://[::1`
+        raise ProtocolError(f"not a URL: {_shorten(url)!r}") from None
+    if "@" in parts.netloc:
         raise ProtocolError("the URL must not contain a username or password")
-    host = parts.hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    parsed = parse_host(parts.netloc)
+    if parsed is None:
+        raise ProtocolError(f"not a URL: {_shorten(url)!r} (its host must be a name or an "
+                            "[IPv6] address, with a port from 1 to 65535 if any)")
+    name, port = parsed
+    host = f"[{name}]" if ":" in name else name
+    if port is not None:
+        host = f"{host}:{port}"
     return parts.scheme.lower(), host, parts.path.strip("/")
 
 

@@ -117,6 +117,18 @@ def test_login_refuses_a_token_that_cannot_clone(server: BitbucketServer,
     assert len(listed()) == 1
 
 
+@pytest.mark.parametrize("token", [GOOD + "\rx", GOOD + "\0x", "A" * (1024 * 1024 + 10)],
+                         ids=["carriage return", "NUL", "over 1 MiB"])
+def test_login_refuses_input_git_could_not_carry(server: BitbucketServer, token: str) -> None:
+    """Contract, section 6: refused with one line, nothing stored, nothing sent."""
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    refused = login(server, token)
+    assert refused.returncode == 2
+    assert len(refused.stderr.splitlines()) == 1 and "nothing was stored" in refused.stderr
+    assert server.requests == []
+    assert listed() == []
+
+
 def test_login_with_email_learns_scopes_with_and_without_headers(
         server: BitbucketServer) -> None:
     server.add_token(GOOD, "alice", scopes=[READ, USER])
@@ -322,6 +334,80 @@ def test_logout_removes_what_login_stored(server: BitbucketServer,
     # Nothing left to remove.
     again = bbtoken("logout", url)
     assert again.returncode == 0 and f"nothing is stored for {url}" in again.stderr
+
+
+# -- a repository URL with or without .git: one scope (contract, section 2) --------------------
+
+OTHER = "ATATT3xFfGF0-other-token-0123456789abcdefghijklmnopqrstuvwxy"
+
+
+def test_a_repository_url_with_or_without_git_is_one_scope(server: BitbucketServer,
+                                                           tmp_path: Path) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    server.add_token(OTHER, "alice", scopes=[READ, WRITE])
+    url = f"{server.url}/acme/widgets"
+    assert login(server, GOOD, path="acme/widgets.git").returncode == 0
+    assert [row["url"] for row in listed()] == [url]
+    for path in ("acme/widgets", "acme/widgets.git", "acme/widgets.git/info/lfs"):
+        assert fill(server, path).fields.get("password") == GOOD, path
+    clone = run("git", "clone", url, str(tmp_path / "w"))  # a remote without .git
+    assert clone.returncode == 0, clone.stderr
+    doctor = bbtoken("doctor", f"{url}.git", "--json")
+    report = json.loads(doctor.stdout)
+    assert report["url"] == url and doctor.returncode == 0, doctor.stdout
+
+    # Logging in again for the same scope and username replaces the stored token.
+    assert login(server, OTHER).returncode == 0
+    assert [row["url"] for row in listed()] == [url]
+    assert fill(server, "acme/widgets.git").fields["password"] == OTHER
+
+    logout = bbtoken("logout", f"{url}.git")
+    assert logout.returncode == 0, logout.stderr
+    assert f"removed the token for {url} (x-bitbucket-api-token-auth)" in logout.stderr
+    assert listed() == []
+
+
+def _store_as_an_older_version(server: BitbucketServer, path: str) -> None:
+    """A login for `https://host/acme/widgets.git` as older versions kept it: under
+    the scope `acme/widgets.git`. Straight into the store."""
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    host = server.url.split("://", 1)[1]
+    code = ("from git_credential_bbtoken.storage.store import CredentialStore, Entry\n"
+            f"CredentialStore(print).put(Entry('https', {host!r}, {path!r}, "
+            f"'x-bitbucket-api-token-auth', kind='cloud'), {GOOD!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("spelling", ["acme/widgets", "acme/widgets.git"])
+def test_a_login_kept_under_git_by_an_older_version_still_works(
+        server: BitbucketServer, secret_service: Any, spelling: str) -> None:
+    _store_as_an_older_version(server, "acme/widgets.git")
+    for path in ("acme/widgets", "acme/widgets.git", "acme/widgets.git/info/lfs"):
+        assert fill(server, path).fields.get("password") == GOOD, path
+    logout = bbtoken("logout", f"{server.url}/{spelling}")
+    assert logout.returncode == 0, logout.stderr
+    assert "removed the token for" in logout.stderr
+    assert listed() == [] and secret_service.items() == []
+
+
+def test_logging_in_again_replaces_a_login_kept_under_git(server: BitbucketServer,
+                                                           secret_service: Any) -> None:
+    _store_as_an_older_version(server, "acme/widgets.git")
+    server.add_token(OTHER, "alice", scopes=[READ, WRITE])
+    assert login(server, OTHER).returncode == 0
+    assert [row["url"] for row in listed()] == [f"{server.url}/acme/widgets"]
+    assert [item["secret"] for item in secret_service.items()] == [OTHER]
+    assert fill(server, "acme/widgets.git").fields["password"] == OTHER
+
+
+def test_other_hosts_keep_the_path_as_given(secret_service: Any) -> None:
+    """Not Bitbucket: git's own stores' rules, where `repo.git` and `repo` are two paths."""
+    stored = bbtoken("login", "https://example.edu/ws/repo.git", "--token-stdin",
+                     input="generic-secret\n")
+    assert stored.returncode == 0, stored.stderr
+    assert [row["url"] for row in listed()] == ["https://example.edu/ws/repo.git"]
+    assert "nothing is stored" in bbtoken("logout", "https://example.edu/ws/repo").stderr
+    assert len(listed()) == 1
 
 
 @pytest.mark.parametrize(("days", "warns"), [(5, True), (7, True), (8, False)])

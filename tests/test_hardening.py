@@ -47,6 +47,27 @@ def test_host_grammar_refuses_everything_else(host: str) -> None:
     assert parse_host(host) is None
 
 
+@pytest.mark.parametrize("url", [
+    "https://bitbucket.org:abc/ws", "https://bitbucket.org:99999/ws", "https://[::1",
+    "not a url", "https://bitbucket.org/my ws", "https://bitbucket.org:@127.0.0.1/ws",
+    "ftp://bitbucket.org/ws/repo", "ftp://example.com/ws/repo",
+    "ssh://git@bitbucket.org/ws/repo.git",
+])
+@pytest.mark.parametrize("command", ["login", "logout", "doctor", "rotate", "setup"])
+def test_a_command_line_url_outside_the_grammar_is_one_usage_line(command: str,
+                                                                   url: str) -> None:
+    """Not an "internal error (ValueError)", not "Checking https://not a url", not a token
+    stored for ftp://: one line, exit 2, nothing changed."""
+    result = helper(url, args=[command, *(["--token-stdin"] if command in ("login", "rotate")
+                                         else [])], input=TOKEN + "\n")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "internal error" not in result.stderr
+    assert result.stdout == ""
+    assert stored() == []
+    assert subprocess.run(["git", "config", "--global", "--get-regexp", "credential"],
+                          capture_output=True).stdout == b""
+
+
 def test_only_bitbucket_org_on_the_https_port_is_cloud_by_default() -> None:
     assert is_cloud_host("bitbucket.org") and is_cloud_host("bitbucket.org:443")
     assert not is_cloud_host("bitbucket.org:8443")

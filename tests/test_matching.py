@@ -10,6 +10,7 @@ from git_credential_bbtoken.matching import (
     bitbucket_store_scope,
     find_for_erase,
     find_for_get,
+    same_scope,
     scope_covers,
 )
 
@@ -35,8 +36,12 @@ class E:
     ("ws/repo", "ws/repo.git", True),
     ("ws/repo", "ws/repo.git/info/lfs/objects/batch", True),
     ("ws/repo", "ws/repo2.git", False),
+    ("ws/repo", "ws/repo/info/lfs", True),
+    # a scope kept as `ws/repo.git` (older versions' logins) is the same repository
     ("ws/repo.git", "ws/repo.git", True),
-    ("ws/repo.git", "ws/repo", False),
+    ("ws/repo.git", "ws/repo", True),
+    ("ws/repo.git", "ws/repo.git/info/lfs", True),
+    ("ws/repo.git", "ws/repo2.git", False),
 ])
 def test_scope_covers(scope: str, path: str, covered: bool) -> None:
     assert scope_covers(scope, path) is covered
@@ -51,6 +56,28 @@ def test_most_specific_scope_wins_on_bitbucket() -> None:
     assert find_for_get(entries, "https", "bitbucket.org", "elsewhere/r.git", None,
                         "cloud") is host_wide
     assert find_for_get(entries, "https", "bitbucket.org", None, None, "cloud") is host_wide
+
+
+def test_a_repository_scope_with_git_is_no_more_specific_than_without() -> None:
+    """An older version's `ws/repo.git` and a newer login's `ws/repo` are one scope: the one
+    stored last answers, never the older one for being four characters longer."""
+    older, newer = E("ws/repo.git", password="old"), E("ws/repo", password="new")
+    for path in ("ws/repo", "ws/repo.git", "ws/repo.git/info/lfs"):
+        assert find_for_get([older, newer], "https", "bitbucket.org", path, None,
+                            "cloud") is newer
+
+
+@pytest.mark.parametrize("stored, scope, kind, same", [
+    ("ws/repo", "ws/repo.git", "cloud", True),
+    ("ws/repo.git", "ws/repo", "cloud", True),
+    ("scm/PROJ/repo.git", "scm/PROJ/repo", "datacenter", True),
+    ("ws/repo", "ws/repo2", "cloud", False),
+    ("ws", "ws/repo", "cloud", False),
+    ("ws/repo.git", "ws/repo", "generic", False),  # git's own stores: two paths
+    ("ws/repo.git", "ws/repo.git", "generic", True),
+])
+def test_same_scope(stored: str, scope: str, kind: str, same: bool) -> None:
+    assert same_scope(stored, scope, kind) is same
 
 
 @pytest.mark.parametrize("protocol, host, path, username", [

@@ -125,6 +125,18 @@ def test_split_url(url: str, expected: tuple[str, str, str]) -> None:
     assert split_url(url) == expected
 
 
+@pytest.mark.parametrize("url", [
+    "https://bitbucket.org:abc/ws", "https://bitbucket.org:99999/ws", "https://bitbucket.org:/ws",
+    "https://[::1", "https://", "not a url", "https://bitbucket.org/my ws", "bit bucket.org",
+    "https://bitbucket.org\t/ws", "https://bücket.org/ws",
+])
+def test_split_url_refuses_what_is_not_a_url(url: str) -> None:
+    """The one host grammar (common.parse_host), and no spaces: a ProtocolError, never a
+    ValueError from urllib."""
+    with pytest.raises(ProtocolError, match="^not a URL"):
+        split_url(url)
+
+
 def test_split_url_refuses_embedded_credentials() -> None:
     with pytest.raises(ProtocolError):
         split_url("https://alice:token@bitbucket.org/ws")

@@ -81,6 +81,26 @@ def test_a_weaker_token_is_refused_and_nothing_changes(server: BitbucketServer) 
     assert fill(server, "acme/widgets") == WEAK
 
 
+def test_a_repository_url_with_git_rotates_the_repository(server: BitbucketServer) -> None:
+    """`…/acme/widgets.git` names the scope `login …/acme/widgets` stored."""
+    result = bbtoken("rotate", f"{server.url}/acme/widgets.git", "--token-stdin",
+                     "--expires", "2099-01-31", input=NEW + "\n")
+    assert result.returncode == 0, result.stderr
+    assert f"replaced the token for {server.url}/acme/widgets (" in result.stderr
+    # the same token was stored for gadgets too: replaced with it, as rotate promises
+    assert fill(server, "acme/widgets") == NEW and len(listed()) == 2
+
+
+def test_a_new_token_over_1_mib_is_refused_and_nothing_changes(server: BitbucketServer) -> None:
+    before = listed()
+    server.clear_log()
+    result = bbtoken("rotate", server.url, "--token-stdin", input="A" * (1024 * 1024 + 10) + "\n")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "larger than 1 MiB" in result.stderr
+    assert server.requests == []
+    assert fill(server, "acme/widgets") == OLD and listed() == before
+
+
 def test_rotate_with_nothing_stored_says_so(bitbucket: BitbucketServer) -> None:
     result = bbtoken("rotate", bitbucket.url, "--token-stdin", input=NEW + "\n")
     assert result.returncode == 1 and "nothing is stored for" in result.stderr

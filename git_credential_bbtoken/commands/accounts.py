@@ -9,21 +9,24 @@ from typing import Any
 
 from git_credential_bbtoken.checks.validation import Validation, scopes_text
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import days_left, origin_url, utc_date_text
+from git_credential_bbtoken.common import days_left, utc_date_text
 from git_credential_bbtoken.console import Io
+from git_credential_bbtoken.context import request_for_url
 from git_credential_bbtoken.errors import UsageError
+from git_credential_bbtoken.matching import same_scope
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 
 def logout(options: argparse.Namespace, io: Io) -> int:
     protocol, host, path = parse_scope_url(options.url)
+    request = request_for_url(protocol, host, path)
     store = CredentialStore(io.say)
 
     def choose(entries: list[Entry]) -> list[Entry]:
         if options.everything:
             return entries
         chosen = [e for e in entries if e.protocol == protocol and e.host == host
-                  and e.path == path.strip("/")]
+                  and same_scope(e.path, path, request.config.kind)]
         if options.username is not None:
             chosen = [e for e in chosen if e.username == options.username]
         elif not options.all and len({e.username for e in chosen}) > 1:
@@ -34,7 +37,7 @@ def logout(options: argparse.Namespace, io: Io) -> int:
 
     removed = store.remove(choose)
     if not removed:
-        io.say(f"nothing is stored for {origin_url(protocol, host, path)}")
+        io.say(f"nothing is stored for {request.url}")
         return 0
     for entry in removed:
         io.say(f"removed the token for {entry.url} ({entry.username})")

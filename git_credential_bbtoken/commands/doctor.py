@@ -44,7 +44,8 @@ from git_credential_bbtoken.matching import find_for_get
 from git_credential_bbtoken.storage.secretstore import KeyringSecrets, SecretStoreError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
-OK, WARNING, PROBLEM, INFO = "ok", "warning", "problem", "info"
+# The only statuses a check has (contract, section 2): information is "ok".
+OK, WARNING, PROBLEM = "ok", "warning", "problem"
 HELPER_TRACE_TIMEOUT = 15
 
 
@@ -73,9 +74,9 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     if token is not None and config.is_bitbucket:
         checks.extend(check_live(request, stored, token))
     elif config.kind == "generic":
-        checks.append(Check("bitbucket", INFO, f"{host} is not configured as a Bitbucket host "
+        checks.append(Check("bitbucket", OK, f"{host} is not configured as a Bitbucket host "
                             "(bbtoken.<url>.kind); tokens are stored but not checked"))
-    checks.append(Check("ide", INFO, "JetBrains IDEs use these credentials only with "
+    checks.append(Check("ide", OK, "JetBrains IDEs use these credentials only with "
                         "Settings > Version Control > Git > 'Use credential helper' ticked"))
     problems = [c for c in checks if c.status == PROBLEM]
     if options.json:
@@ -267,7 +268,7 @@ def check_launcher(command: str) -> list[Check]:
     else:
         fix = (f"{python} -m pip install --upgrade pip, then reinstall git-credential-bbtoken "
                "with it (install/install.sh does both)")
-    return [Check("launcher", INFO, f"{path} was written by a pip older than 25 and imports "
+    return [Check("launcher", OK, f"{path} was written by a pip older than 25 and imports "
                   "`re`: each fetch pays about 10 ms more than it needs", [fix])]
 
 
@@ -364,8 +365,10 @@ def check_live(request: Request, entry: Entry | None, token: str) -> list[Check]
         if panel is not None and panel.answer != "unknown":
             checks.append(Check(name, OK if panel.answer == "yes" else WARNING,
                                 f"{panel.answer}: {panel.why}"))
+    # An explanation is as serious as the row it explains: a note (not checked, a scope
+    # Sourcetree needs) goes with a row that is a warning (unknown, or a panel's "no").
     for problem in validation.problems:
-        status = {explain.ERROR: PROBLEM, explain.WARNING: WARNING}.get(problem.severity, INFO)
+        status = PROBLEM if problem.severity == explain.ERROR else WARNING
         checks.append(Check("explanation", status, problem.summary,
                             list(problem.details) + list(problem.fix)))
     return checks

@@ -7,14 +7,22 @@ import datetime
 from git_credential_bbtoken import debug
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.errors import UsageError
-from git_credential_bbtoken.protocol import FORBIDDEN_CHARACTERS, ProtocolError, split_url
+from git_credential_bbtoken.protocol import (
+    FORBIDDEN_CHARACTERS,
+    MAX_INPUT_BYTES,
+    ProtocolError,
+    split_url,
+)
 
 
 def read_token(io: Io, from_stdin: bool, prompt: str) -> str:
-    """The token, from one line of stdin or typed without echo. Refused when empty or when it
-    holds a character git's protocol cannot carry."""
+    """The token, from one line of stdin or typed without echo. Refused when empty, over
+    1 MiB (as git's input is), or when it holds a character git's protocol cannot carry."""
     if from_stdin:
-        token = io.read_line()
+        line = io.read_line(MAX_INPUT_BYTES)
+        if line is None:
+            raise UsageError("the token is larger than 1 MiB; nothing was stored")
+        token = line
     else:
         if not io.stdin_is_terminal():
             raise UsageError("no terminal to ask for the token: pipe it in with --token-stdin")
@@ -43,8 +51,12 @@ def parse_expiry(text: str | None) -> int | None:
 
 
 def parse_scope_url(url: str) -> tuple[str, str, str]:
-    """A URL given on the command line -> (protocol, host[:port], path); bad ones are a
-    usage error."""
+    """A URL given on the command line -> (protocol, host[:port], path); bad ones, and any
+    protocol but https and http (whose use context.refusal governs), are a usage error."""
+    protocol, sep, _ = url.partition("://")
+    if sep and protocol and protocol.lower() not in ("https", "http"):
+        raise UsageError(f"{protocol[:20]}:// is not supported: tokens are kept for https:// "
+                         "URLs (give one)")
     try:
         return split_url(url)
     except ProtocolError as exc:

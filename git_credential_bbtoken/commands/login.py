@@ -20,6 +20,7 @@ from git_credential_bbtoken.context import Request, request_for_url, transport_a
 from git_credential_bbtoken.errors import CommandFailed, UsageError
 from git_credential_bbtoken.explain import cloud
 from git_credential_bbtoken.gitconfig import read_urlmatch, run_git
+from git_credential_bbtoken.matching import same_scope
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def login(options: argparse.Namespace, io: Io) -> int:
         validation = checks.validate(request, username, token, options.email)
         report_or_refuse(validation, options.force, io)
 
-    entry = Entry(protocol=protocol, host=host, path=path, username=username,
+    entry = Entry(protocol=protocol, host=host, path=request.record.path or "", username=username,
                   backend=config.store, kind=config.kind, email=options.email, expiry=expiry,
                   stored_at=now_iso(),
                   validation=validation.to_dict() if validation is not None else None)
@@ -74,9 +75,14 @@ def _future_expiry(text: str | None) -> int | None:
 
 
 def _store(entry: Entry, token: str, io: Io) -> str:
-    """Store the entry with its token; where it went, in words."""
+    """Store the entry with its token, replacing the same login kept by an older version
+    under the `ws/repo.git` spelling of its scope; where it went, in words."""
     credentials = CredentialStore(io.say)
     credentials.put(entry, token)
+    credentials.remove(lambda entries: [
+        e for e in entries if e.key != entry.key and e.protocol == entry.protocol
+        and e.host == entry.host and e.username == entry.username
+        and same_scope(e.path, entry.path, entry.kind)])
     return credentials.backend(entry.backend).describe()
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from git_credential_bbtoken import checks
 from git_credential_bbtoken.commands.inputs import parse_expiry, parse_scope_url, read_token
-from git_credential_bbtoken.common import TOKEN_PAGE, bbtoken_command, now_iso, origin_url
+from git_credential_bbtoken.common import TOKEN_PAGE, bbtoken_command, now_iso
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import request_for_url
 from git_credential_bbtoken.errors import CommandFailed, UsageError
@@ -32,7 +32,8 @@ SHOWN_TAIL = 4  # how many last characters of the old token are shown, to find i
 
 def rotate(options: argparse.Namespace, io: Io) -> int:
     protocol, host, path = parse_scope_url(options.url)
-    url = origin_url(protocol, host, path)
+    request = request_for_url(protocol, host, path)
+    url, path = request.url, request.record.path or ""
     store = CredentialStore(io.say)
     everything = store.entries()
     under = [e for e in everything if (e.protocol, e.host) == (protocol, host)
