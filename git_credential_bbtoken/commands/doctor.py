@@ -2,8 +2,8 @@
 
 Checks: the git version; which credential helpers git really runs for the URL and whether one
 before bbtoken answers first (the stale app password trap) — asked of git itself through a
-traced `git credential fill`, not re-derived from config rules (commands/helperchain.py); the
-secret store; what is
+traced `git credential fill`, not re-derived from config rules (commands/helperchain.py), and
+whether one runs after bbtoken (it gets every token git stores); the secret store; what is
 stored for the URL; and, live and bounded, whether Bitbucket accepts the token, with which
 scopes, and for a repository URL whether clone and push would be allowed. Exit 0 when no check
 is a problem. Works offline: then it says what it could not check.
@@ -27,8 +27,12 @@ from git_credential_bbtoken.checks.validation import IDENTITY_ROW, scopes_text
 from git_credential_bbtoken.commands.helperchain import (
     HELPER_TRACE_TIMEOUT,
     helper_chain,
+    helper_lines,
     helper_name,
+    helpers_run,
     is_bbtoken,
+    not_only_bbtoken,
+    only_bbtoken,
 )
 from git_credential_bbtoken.commands.inputs import parse_scope_url
 from git_credential_bbtoken.commands.repair import (
@@ -196,6 +200,11 @@ def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
         return [Check("helpers", WARNING, f"git runs {', '.join(before)} before bbtoken for "
                       f"{url}; a password stored there would shadow the token", [setup_fix]),
                 *launcher]
+    if answered:  # bbtoken answered, so git did not get to the helpers after it
+        names = helpers_run(protocol, host, path) or names
+    after = None if only_bbtoken(names) else not_only_bbtoken(names, url, helper_lines(host))
+    if after is not None:
+        return [Check("helpers", WARNING, after[0], after[1]), *launcher]
     return [Check("helpers", OK, f"git runs {', '.join(names)} for {url}"), *launcher]
 
 
