@@ -391,3 +391,37 @@ def test_system_setup_beside_the_platform_helper_and_exact_undo(system_helper: S
     system_helper.clear()
     assert fill(BITBUCKET_REPO) == {}
     assert system_helper.calls() == [("get", "bitbucket.org")]
+
+
+@pytest.mark.parametrize("global_lines", ["\thelper = {name}\n", "\thelper =\n\thelper = {name}\n"],
+                         ids=["helper", "reset and helper"])
+def test_system_setup_names_a_later_helper_it_cannot_cut(
+        system_helper: SystemHelper, isolated_env: Path, global_lines: str) -> None:
+    """GCM on Linux and macOS writes its `credential.helper` into the global config, which git
+    reads after the system one: setup --system cannot cut it, and must say so."""
+    name = system_helper.name
+    isolated_env.write_text("[credential]\n" + global_lines.format(name=name))
+    setup = bbtoken("setup", "--system")
+    assert setup.returncode == 0, setup.stderr  # what was asked was written
+    assert "only bbtoken" not in setup.stderr
+    said = " ".join(setup.stderr.split())
+    assert name in said and str(isolated_env) in said and "global config" in said
+    assert "git credential-bbtoken setup --global" in said
+    if "helper =\n" in global_lines:
+        assert "does not run bbtoken" in said
+        assert f"an empty `credential.helper` in {isolated_env} (global config)" in said
+    else:
+        assert f"also runs {name} after bbtoken" in said
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == [("get", "bitbucket.org")]  # what it said is true
+
+    again = bbtoken("setup", "--system")  # nothing to write, still said
+    assert again.returncode == 0 and str(isolated_env) in " ".join(again.stderr.split())
+
+    fix = bbtoken("setup", "--global")  # the fix it named
+    assert fix.returncode == 0, fix.stderr
+    assert "git now uses only bbtoken" in fix.stderr
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == []

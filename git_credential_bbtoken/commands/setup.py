@@ -12,6 +12,10 @@ What it writes, in the chosen config file (global by default):
 Running it twice changes nothing. IDEs run the system git with the user's global config, so
 they get the same; when the console script is not on PATH (an IDE's PATH is often shorter),
 the helper is written as an absolute, quoted path.
+
+Then it asks git which helpers run for the URL (commands/helperchain.py): a helper set in a
+file git reads later (a global `credential.helper` after `setup --system`) still runs, and
+setup names its line and the fix.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from git_credential_bbtoken.commands.helperchain import (
+    HelperLine,
+    helper_lines,
+    helpers_run,
+    not_only_bbtoken,
+    only_bbtoken,
+)
 from git_credential_bbtoken.commands.inputs import parse_scope_url
 from git_credential_bbtoken.common import DEFAULT_URL, bbtoken_command, origin_url
 from git_credential_bbtoken.console import Io
@@ -44,13 +55,30 @@ def setup(options: argparse.Namespace, io: Io) -> int:
                if undone else f"setup had written nothing for {url} in the {options.scope} "
                "config; nothing changed")
         return 0
-    wrote = apply(config, url, helper_command())
+    helper = helper_command()
+    wrote = apply(config, url, helper)
+    warning, _ = verify(protocol, host, path, options.scope)
+    where = f"{options.scope} config"
     if wrote:
-        io.say(f"git now uses only bbtoken for {url} ({options.scope} config). "
+        io.say(("git now uses only bbtoken" if not warning else "wrote bbtoken's settings")
+               + f" for {url} ({where}). "
                f"Next: {bbtoken_command('login', *([url] if url != DEFAULT_URL else []))}")
     else:
-        io.say(f"already set up for {url} ({options.scope} config); nothing changed")
+        io.say(f"already set up for {url} ({where}); nothing changed")
+    if warning:
+        io.say(f"warning: {warning[0]}\n" + "\n".join(f"  {fix}" for fix in warning[1]))
     return 0
+
+
+def verify(protocol: str, host: str, path: str, scope: str
+           ) -> tuple[tuple[str, list[str]] | None, list[HelperLine]]:
+    """What to warn about when git does not run only bbtoken for the URL (None when it does,
+    or when git could not be asked), and the helper lines that may apply to the host."""
+    names = helpers_run(protocol, host, path)
+    if names is None or only_bbtoken(names):
+        return None, []
+    lines = helper_lines(host)
+    return not_only_bbtoken(names, origin_url(protocol, host, path), lines, scope), lines
 
 
 def helper_command() -> str:
