@@ -319,3 +319,30 @@ def test_a_platform_helper_holding_an_app_password_is_the_trap_then_a_warning(
     assert subprocess.run(["sh", "-c", command], capture_output=True, timeout=60
                           ).returncode == 0
     assert system_helper.calls() == [("erase", "bitbucket.org")]
+
+
+def test_a_helper_after_bbtoken_is_a_warning_naming_its_config_file(
+        system_helper: SystemHelper, server: BitbucketServer, isolated_env: Path) -> None:
+    """setup --system, then a global `credential.helper` (GCM on Linux and macOS): git runs
+    bbtoken, then that helper, which gets every token git stores. Said even when bbtoken
+    answers (git then stops before the helpers after it)."""
+    name = system_helper.name
+    assert bbtoken("setup", server.url, "--system").returncode == 0
+    assert run_git("config", "--global", "credential.helper", name).returncode == 0
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    login(server, GOOD)
+
+    text, _, report = doctor(f"{server.url}/acme/widgets")
+    helpers = checks(report, "helpers")[0]
+    assert helpers["status"] == "warning", text.stdout
+    assert f"git also runs {name} after bbtoken for {server.url}" in helpers["message"]
+    assert f"in {isolated_env} (global config)" in helpers["message"]
+    assert any(f"git credential-bbtoken setup {server.url} --global" in fix
+               for fix in helpers["fix"])
+    assert text.returncode == 0, text.stdout  # a warning: clone and push still work
+    _, _, report = doctor(f"{server.url}/acme/widgets", env=dict(os.environ, BBTOKEN_TOKEN=GOOD))
+    assert verdict(report, "helpers") == "warning"  # CI: bbtoken answers for any username
+
+    assert bbtoken("setup", server.url, "--global").returncode == 0
+    _, _, report = doctor(f"{server.url}/acme/widgets")
+    assert checks(report, "helpers")[0]["message"] == f"git runs bbtoken for {server.url}"

@@ -391,3 +391,89 @@ def test_system_setup_beside_the_platform_helper_and_exact_undo(system_helper: S
     system_helper.clear()
     assert fill(BITBUCKET_REPO) == {}
     assert system_helper.calls() == [("get", "bitbucket.org")]
+
+
+# What `git-credential-manager configure` appends to a global config that had no [credential]
+# section: git reads helper lines in file order, so its empty value drops bbtoken's lines above.
+GCM_CONFIGURE = "[credential]\n\thelper =\n\thelper = manager\n"
+
+
+@pytest.mark.parametrize("system_helper", ["manager"], indirect=True)
+@pytest.mark.parametrize("before", ["", "[user]\n\tname = Someone\n"], ids=["empty", "user"])
+def test_setup_again_moves_its_lines_after_a_later_reset_and_undo_keeps_it(
+        system_helper: SystemHelper, isolated_env: Path, before: str) -> None:
+    isolated_env.write_text(before)
+    assert bbtoken("setup").returncode == 0
+    with isolated_env.open("a") as config:
+        config.write(GCM_CONFIGURE)
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == [("get", "bitbucket.org")]  # bbtoken silently switched off
+
+    again = bbtoken("setup")
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" not in again.stderr
+    assert len(again.stderr.splitlines()) == 1, again.stderr  # says so, in one line
+    assert "moved" in again.stderr
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == []  # only bbtoken again
+    assert run_git("config", "--get-urlmatch", "credential.useHttpPath",
+                   BITBUCKET_REPO).stdout.strip() == "true"
+    moved = isolated_env.read_bytes()
+    third = bbtoken("setup")
+    assert third.returncode == 0 and "nothing changed" in third.stderr, third.stderr
+    assert isolated_env.read_bytes() == moved
+
+    # --undo removes what setup wrote, wherever it now is; the other tool's lines stay
+    assert bbtoken("setup", "--undo").returncode == 0
+    assert isolated_env.read_text() == before + GCM_CONFIGURE
+
+
+@pytest.mark.parametrize("system_helper", ["manager"], indirect=True)
+def test_setup_leaves_a_section_with_the_users_lines_where_it_is_and_says_what_to_edit(
+        system_helper: SystemHelper, isolated_env: Path) -> None:
+    isolated_env.write_text('[credential "https://bitbucket.org"]\n\tusername = alice\n')
+    assert bbtoken("setup").returncode == 0
+    with isolated_env.open("a") as config:
+        config.write(GCM_CONFIGURE)
+    before = isolated_env.read_bytes()
+    again = bbtoken("setup")
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stderr.split())
+    assert "does not run bbtoken" in said and f"edit {isolated_env}" in said, said
+    assert isolated_env.read_bytes() == before  # the user's lines are not moved about
+
+
+@pytest.mark.parametrize("global_lines", ["\thelper = {name}\n", "\thelper =\n\thelper = {name}\n"],
+                         ids=["helper", "reset and helper"])
+def test_system_setup_names_a_later_helper_it_cannot_cut(
+        system_helper: SystemHelper, isolated_env: Path, global_lines: str) -> None:
+    """GCM on Linux and macOS writes its `credential.helper` into the global config, which git
+    reads after the system one: setup --system cannot cut it, and must say so."""
+    name = system_helper.name
+    isolated_env.write_text("[credential]\n" + global_lines.format(name=name))
+    setup = bbtoken("setup", "--system")
+    assert setup.returncode == 0, setup.stderr  # what was asked was written
+    assert "only bbtoken" not in setup.stderr
+    said = " ".join(setup.stderr.split())
+    assert name in said and str(isolated_env) in said and "global config" in said
+    assert "git credential-bbtoken setup --global" in said
+    if "helper =\n" in global_lines:
+        assert "does not run bbtoken" in said
+        assert f"an empty `credential.helper` in {isolated_env} (global config)" in said
+    else:
+        assert f"also runs {name} after bbtoken" in said
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == [("get", "bitbucket.org")]  # what it said is true
+
+    again = bbtoken("setup", "--system")  # nothing to write, still said
+    assert again.returncode == 0 and str(isolated_env) in " ".join(again.stderr.split())
+
+    fix = bbtoken("setup", "--global")  # the fix it named
+    assert fix.returncode == 0, fix.stderr
+    assert "git now uses only bbtoken" in fix.stderr
+    system_helper.clear()
+    assert fill(BITBUCKET_REPO) == {}
+    assert system_helper.calls() == []

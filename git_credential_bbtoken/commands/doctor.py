@@ -2,7 +2,8 @@
 
 Checks: the git version; which credential helpers git really runs for the URL and whether one
 before bbtoken answers first (the stale app password trap) — asked of git itself through a
-traced `git credential fill`, not re-derived from config rules; the secret store; what is
+traced `git credential fill`, not re-derived from config rules (commands/helperchain.py), and
+whether one runs after bbtoken (it gets every token git stores); the secret store; what is
 stored for the URL; and, live and bounded, whether Bitbucket accepts the token, with which
 scopes, and for a repository URL whether clone and push would be allowed. Exit 0 when no check
 is a problem. Works offline: then it says what it could not check.
@@ -23,6 +24,16 @@ import time
 from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
 from git_credential_bbtoken.checks.validation import IDENTITY_ROW, scopes_text
+from git_credential_bbtoken.commands.helperchain import (
+    HELPER_TRACE_TIMEOUT,
+    helper_chain,
+    helper_lines,
+    helper_name,
+    helpers_run,
+    is_bbtoken,
+    not_only_bbtoken,
+    only_bbtoken,
+)
 from git_credential_bbtoken.commands.inputs import parse_scope_url
 from git_credential_bbtoken.commands.repair import (
     Repair,
@@ -46,7 +57,6 @@ from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 # The only statuses a check has (contract, section 2): information is "ok".
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
-HELPER_TRACE_TIMEOUT = 15
 
 
 @dataclasses.dataclass
@@ -108,37 +118,6 @@ def check_git_version() -> Check:
     return Check("git", OK, out)
 
 
-def helper_chain(protocol: str, host: str, path: str) -> tuple[list[str], bool]:
-    """The helpers git runs for the URL, in order, and whether the last one run answered
-    (git stops at the first answer). Learnt from git itself, through a traced
-    `git credential fill` that may not prompt anybody."""
-    record = f"protocol={protocol}\nhost={host}\n" + (f"path={path}\n" if path else "") + "\n"
-    env = dict(os.environ, GIT_TRACE="1", GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="",
-               SSH_ASKPASS="")
-    env.pop("BBTOKEN_DEBUG", None)
-    try:
-        result = subprocess.run(["git", "-c", "credential.interactive=false", "credential",
-                                 "fill"], input=record, env=env, capture_output=True,
-                                text=True, timeout=HELPER_TRACE_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
-        return [], False
-    helpers: list[str] = []
-    for line in result.stderr.splitlines():
-        found = re.search(r"trace: run_command: (.*) get'?$", line)
-        if found:
-            command = found.group(1).strip().strip("'")
-            # `git credential-x get` re-runs itself as `git-credential-x get`: one helper.
-            if helpers and _helper_name(helpers[-1]) == _helper_name(command):
-                continue
-            helpers.append(command)
-    answered = result.returncode == 0 and "\npassword=" in "\n" + result.stdout
-    return helpers, answered
-
-
-def _is_bbtoken(command: str) -> bool:
-    return "credential-bbtoken" in command or "git_credential_bbtoken" in command
-
-
 def other_helpers() -> list[str]:
     """The helpers configured for every URL (`credential.helper`, all scopes), other than
     bbtoken: where passwords from before API tokens are kept (store, osxkeychain, manager)."""
@@ -146,7 +125,7 @@ def other_helpers() -> list[str]:
     names = []
     for value in result.stdout.splitlines():
         value = value.strip()
-        if value and not _is_bbtoken(value) and value not in names:
+        if value and not is_bbtoken(value) and value not in names:
             names.append(value)
     return names
 
@@ -172,7 +151,7 @@ def check_other_helpers(protocol: str, host: str, repairs: list[Repair]) -> list
             continue
         kind = ("an app password" if explain.looks_like_app_password(fields["password"])
                 else "a password")
-        name = _helper_name(helper)
+        name = helper_name(helper)
         checks.append(Check(
             "old helper", WARNING,
             f"credential helper {name} still holds {kind} for {host} "
@@ -200,12 +179,12 @@ def check_remotes(repairs: list[Repair]) -> list[Check]:
 def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
     url = f"{protocol}://{host}"
     helpers, answered = helper_chain(protocol, host, path)
-    names = [_helper_name(h) for h in helpers]
+    names = [helper_name(h) for h in helpers]
     setup_fix = f"run: {bbtoken_command('setup', url)}  (git then uses only bbtoken there)"
     if not helpers:
         return [Check("helpers", PROBLEM, f"git runs no credential helper for {url}",
                       [setup_fix])]
-    first_ours = next((i for i, h in enumerate(helpers) if _is_bbtoken(h)), None)
+    first_ours = next((i for i, h in enumerate(helpers) if is_bbtoken(h)), None)
     if first_ours is None:
         if answered:
             # git stopped at this helper's answer: bbtoken, if configured, is never asked.
@@ -222,6 +201,11 @@ def check_helpers(protocol: str, host: str, path: str) -> list[Check]:
         return [Check("helpers", WARNING, f"git runs {', '.join(before)} before bbtoken for "
                       f"{url}; a password stored there would shadow the token", [setup_fix]),
                 *launcher]
+    if answered:  # bbtoken answered, so git did not get to the helpers after it
+        names = helpers_run(protocol, host, path) or names
+    after = None if only_bbtoken(names) else not_only_bbtoken(names, url, helper_lines(host))
+    if after is not None:
+        return [Check("helpers", WARNING, after[0], after[1]), *launcher]
     return [Check("helpers", OK, f"git runs {', '.join(names)} for {url}"), *launcher]
 
 
@@ -272,13 +256,8 @@ def check_launcher(command: str) -> list[Check]:
                   "`re`: each fetch pays about 10 ms more than it needs", [fix])]
 
 
-def _helper_name(command: str) -> str:
-    match = re.search(r"git[ -]credential-([\w.-]+)", command)
-    return match.group(1) if match else command
-
-
 def _reject_fix(command: str, protocol: str, host: str) -> list[str]:
-    name = _helper_name(command) if "credential-" in command else command
+    name = helper_name(command) if "credential-" in command else command
     return [f"remove the old entry: printf 'protocol={protocol}\\nhost={host}\\n' | "
             f"git -c credential.helper= -c credential.helper={name} credential reject"]
 

@@ -12,6 +12,11 @@ What it writes, in the chosen config file (global by default):
 Running it twice changes nothing. IDEs run the system git with the user's global config, so
 they get the same; when the console script is not on PATH (an IDE's PATH is often shorter),
 the helper is written as an absolute, quoted path.
+
+Then it asks git which helpers run for the URL (commands/helperchain.py). Lines read after
+ours can still change that: in the same file (a tool that appended `helper =` and its own
+helper), setup writes its section again at the end of the file; in a file git reads later
+(a global `credential.helper` after `setup --system`), it names the line and the fix.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from git_credential_bbtoken.commands.helperchain import (
+    HelperLine,
+    helper_lines,
+    helpers_run,
+    not_only_bbtoken,
+    only_bbtoken,
+)
 from git_credential_bbtoken.commands.inputs import parse_scope_url
 from git_credential_bbtoken.common import DEFAULT_URL, bbtoken_command, origin_url
 from git_credential_bbtoken.console import Io
@@ -44,13 +56,47 @@ def setup(options: argparse.Namespace, io: Io) -> int:
                if undone else f"setup had written nothing for {url} in the {options.scope} "
                "config; nothing changed")
         return 0
-    wrote = apply(config, url, helper_command())
-    if wrote:
-        io.say(f"git now uses only bbtoken for {url} ({options.scope} config). "
+    helper = helper_command()
+    wrote = apply(config, url, helper)
+    warning, lines = verify(protocol, host, path, options.scope)
+    # A line read after ours in this very file (a tool that appended `helper =` and its own
+    # helper) is fixed here: our lines go to the end of the file again.
+    moved = warning is not None and _shadowed_here(lines, options.scope) and \
+        _holds_only_ours(config, url)
+    if moved:
+        move_to_end(config, url, helper)
+        warning, _ = verify(protocol, host, path, options.scope)
+    where = f"{options.scope} config"
+    if moved:
+        io.say(f"moved bbtoken's lines for {url} below the credential.helper lines added "
+               f"after them in the {where}" + ("" if warning else
+                                                ": git uses only bbtoken again"))
+    elif wrote:
+        io.say(("git now uses only bbtoken" if not warning else "wrote bbtoken's settings")
+               + f" for {url} ({where}). "
                f"Next: {bbtoken_command('login', *([url] if url != DEFAULT_URL else []))}")
     else:
-        io.say(f"already set up for {url} ({options.scope} config); nothing changed")
+        io.say(f"already set up for {url} ({where}); nothing changed")
+    if warning:
+        io.say(f"warning: {warning[0]}\n" + "\n".join(f"  {fix}" for fix in warning[1]))
     return 0
+
+
+def verify(protocol: str, host: str, path: str, scope: str
+           ) -> tuple[tuple[str, list[str]] | None, list[HelperLine]]:
+    """What to warn about when git does not run only bbtoken for the URL (None when it does,
+    or when git could not be asked), and the helper lines that may apply to the host."""
+    names = helpers_run(protocol, host, path)
+    if names is None or only_bbtoken(names):
+        return None, []
+    lines = helper_lines(host)
+    return not_only_bbtoken(names, origin_url(protocol, host, path), lines, scope), lines
+
+
+def _shadowed_here(lines: list[HelperLine], scope: str) -> bool:
+    """Whether a helper line of `scope` is read after the last one there that names bbtoken."""
+    ours = [i for i, line in enumerate(lines) if line.scope == scope and line.name == "bbtoken"]
+    return bool(ours) and any(line.scope == scope for line in lines[ours[-1] + 1:])
 
 
 def helper_command() -> str:
@@ -95,9 +141,13 @@ class ConfigFile:
         if result.returncode not in (0, 5):  # 5: nothing to unset
             self._fail(result.stderr)
 
+    def names(self, regex: str) -> list[str]:
+        """The keys that match, in file order (section and key in lower case)."""
+        result = run_git(["config", self.flag, "--name-only", "--get-regexp", regex])
+        return result.stdout.splitlines() if result.returncode == 0 else []
+
     def section_is_empty(self, section_regex: str) -> bool:
-        result = run_git(["config", self.flag, "--get-regexp", section_regex])
-        return result.returncode != 0 or not result.stdout.strip()
+        return not self.names(section_regex)
 
     def remove_section(self, section: str) -> None:
         run_git(["config", self.flag, "--remove-section", section])
@@ -112,12 +162,17 @@ class ConfigFile:
         raise CommandFailed(f"could not change git config: {first}")
 
 
+def _marker(config: ConfigFile, url: str) -> list[str]:
+    """What setup wrote for the URL in this file (`helper`, `usehttppath`), from its marker."""
+    return [w for w in (config.get_all(f"bbtoken.{url}.setup") or [""])[-1].split(",") if w]
+
+
 def apply(config: ConfigFile, url: str, helper: str) -> list[str]:
     """Write what is missing; return what was written (empty when already set up)."""
     helper_key = f"credential.{url}.helper"
     path_key = f"credential.{url}.useHttpPath"
     marker_key = f"bbtoken.{url}.setup"
-    wrote = [w for w in (config.get_all(marker_key) or [""])[-1].split(",") if w]
+    wrote = _marker(config, url)
     changed = []
     helpers = config.get_all(helper_key)
     if helpers[-2:] != ["", helper]:
@@ -138,14 +193,33 @@ def apply(config: ConfigFile, url: str, helper: str) -> list[str]:
     return changed
 
 
+def _holds_only_ours(config: ConfigFile, url: str) -> bool:
+    """Whether the URL's [credential] section holds nothing but what setup wrote."""
+    wrote = _marker(config, url)
+    keys = [key.rsplit(".", 1)[1] for key in config.names(_section_regex("credential", url))]
+    helpers = config.get_all(f"credential.{url}.helper")
+    return "helper" in wrote and all(v == "" or _is_our_helper(v) for v in helpers) and \
+        [k for k in keys if k != "helper"] == (["usehttppath"] if "usehttppath" in wrote
+                                               else [])
+
+
+def move_to_end(config: ConfigFile, url: str, helper: str) -> None:
+    """Write setup's section for the URL again, after every line of the file (git config
+    adds a section that is not there at the end). The marker stays: --undo finds them."""
+    config.remove_section(f"credential.{url}")
+    config.add(f"credential.{url}.helper", "")
+    config.add(f"credential.{url}.helper", helper)
+    if "usehttppath" in _marker(config, url):
+        config.add(f"credential.{url}.useHttpPath", "true")
+
+
 def undo(config: ConfigFile, url: str) -> bool:
     helper_key = f"credential.{url}.helper"
     path_key = f"credential.{url}.useHttpPath"
     marker_key = f"bbtoken.{url}.setup"
-    marker = config.get_all(marker_key)
-    if not marker:
+    if not config.get_all(marker_key):
         return False
-    wrote = [w for w in marker[-1].split(",") if w]
+    wrote = _marker(config, url)
     for item in wrote:
         if item == "helper":
             _remove_our_helpers(config, helper_key)
@@ -198,4 +272,5 @@ def _is_our_helper(value: str) -> bool:
 
 
 def _section_regex(section: str, url: str) -> str:
-    return "^" + re.escape(f"{section}.{url}.")
+    # The keys of that section only: a key name holds no dot, another URL's subsection may.
+    return "^" + re.escape(f"{section}.{url}.") + "[^.]+$"
