@@ -20,7 +20,14 @@ from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import cloud as bb
 from git_credential_bbtoken.checks import transport
-from git_credential_bbtoken.checks.answers import UPLOAD_PACK, Outcome
+from git_credential_bbtoken.checks.answers import (
+    RECEIVE_PACK,
+    UPLOAD_PACK,
+    Outcome,
+    ProbeResult,
+    blames_the_token,
+    refused_by,
+)
 from git_credential_bbtoken.checks.transport import Secret
 from git_credential_bbtoken.checks.validation import GIT_PROBE, REST, Validation
 from git_credential_bbtoken.common import TOKEN_PAGE
@@ -607,3 +614,37 @@ def test_push_403_without_the_scope_text_is_not_the_token() -> None:
                                  "to that repository"}
     scoped = dataclasses.replace(push, scope_text=True)
     assert bb._name_the_probed(v, "acme/widgets", scoped) is scoped
+
+
+# -- a scope problem or a permission problem (contract §4) -----------------------------------
+
+
+@pytest.mark.parametrize(("outcome", "scope_text", "datacenter", "why"), [
+    (Outcome.MISSING_SCOPE, True, False, "scope"),
+    (Outcome.MISSING_SCOPE, False, False, "permission"),
+    (Outcome.MISSING_SCOPE, True, True, "permission"),  # Data Center: permissions only
+    (Outcome.REJECTED, False, False, "no-access"),  # Cloud's 401: hidden repository too
+    (Outcome.REJECTED, False, True, "rejected"),
+    (Outcome.NOT_FOUND, False, False, "no-access"),
+    (Outcome.RETIRED, False, False, "retired"),
+    (Outcome.ALLOWED, False, False, None),
+    (Outcome.NOT_CHECKED, False, False, None),
+])
+def test_whose_refusal_a_probe_answer_is(outcome: Outcome, scope_text: bool, datacenter: bool,
+                                         why: str | None) -> None:
+    result = ProbeResult(RECEIVE_PACK, outcome, 403, scope_text=scope_text)
+    assert refused_by(result, datacenter) == why
+
+
+@pytest.mark.parametrize(("why", "scopes", "blamed"), [
+    ("scope", None, True),  # Bitbucket named scopes and nothing says the token has them
+    ("scope", [R], True),
+    ("scope", [R, W], False),  # never blame a scope the token is known to have
+    ("scope", [W, U], True),  # push needs read as well
+    ("permission", None, False),
+    ("permission", [R], False),
+    ("no-access", None, False),
+])
+def test_a_scope_the_token_is_known_to_have_is_never_blamed(why: str, scopes: list[str] | None,
+                                                             blamed: bool) -> None:
+    assert blames_the_token(why, sc.Operation.PUSH, scopes) is blamed
