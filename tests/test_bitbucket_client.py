@@ -6,7 +6,6 @@ client's requests really go over the wire.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import socket
@@ -31,6 +30,7 @@ from git_credential_bbtoken.checks.answers import (
 from git_credential_bbtoken.checks.transport import Secret
 from git_credential_bbtoken.checks.validation import GIT_PROBE, REST, Validation
 from git_credential_bbtoken.common import TOKEN_PAGE
+from git_credential_bbtoken.explain import access as access_text
 from git_credential_bbtoken.explain import cloud as cloud_text
 
 T = TypeVar("T")
@@ -601,22 +601,9 @@ def test_removed_endpoints_are_never_called(rig: Any, scopes: list[str],
     assert all(r.status != 410 for r in rig.requests)
 
 
-def test_push_403_without_the_scope_text_is_not_the_token() -> None:
-    # A repository found by listing, refused with a 403 that does not name scopes: the
-    # account's permission there, not the token's scope; push stays unknown.
-    v = Validation(can_push=False, reasons={"clone": "git probe: allowed (200)",
-                                            "push": "git probe: 403, lacks x"})
-    push = bb.ProbeResult("git-receive-pack", Outcome.MISSING_SCOPE, 403, "Forbidden")
-    assert bb._name_the_probed(v, "acme/widgets", push) is None
-    assert v.can_push is None
-    assert v.reasons == {"clone": "git probe of acme/widgets: allowed (200)",
-                         "push": "git probe of acme/widgets: 403; your account may not write "
-                                 "to that repository"}
-    scoped = dataclasses.replace(push, scope_text=True)
-    assert bb._name_the_probed(v, "acme/widgets", scoped) is scoped
-
-
 # -- a scope problem or a permission problem (contract §4) -----------------------------------
+
+PUSH_BY_ACCOUNT = "git probe: 403, your account may not write to this repository"
 
 
 @pytest.mark.parametrize(("outcome", "scope_text", "datacenter", "why"), [
@@ -648,3 +635,42 @@ def test_whose_refusal_a_probe_answer_is(outcome: Outcome, scope_text: bool, dat
 def test_a_scope_the_token_is_known_to_have_is_never_blamed(why: str, scopes: list[str] | None,
                                                              blamed: bool) -> None:
     assert blames_the_token(why, sc.Operation.PUSH, scopes) is blamed
+
+
+@pytest.mark.parametrize(("email", "headers"), [(EMAIL, True), (EMAIL, False), (None, False)])
+def test_rig_push_refused_by_the_account_blames_no_scope(rig: Any, email: str | None,
+                                                         headers: bool) -> None:
+    # The token has write; the account may only read the repository: Bitbucket's 403 on
+    # git-receive-pack carries its repository text, not the scope text.
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS])
+    rig.send_scope_headers = headers
+    rig.set_permission("alice", "acme/widgets", "read")
+    v = bb.validate(rig_target(rig), "x-bitbucket-api-token-auth", TOKEN, email)
+    assert (v.can_clone, v.can_push) == (True, False)
+    assert v.reasons["push"] == PUSH_BY_ACCOUNT
+    assert v.problem_ids == [access_text.ACCOUNT_CANNOT_PUSH]
+    said = v.problems[0].text()
+    assert "Your account can only read acme/widgets" in said
+    assert "a new token will not help" in said and "workspace admin" in said
+    assert "lacks" not in said and TOKEN_PAGE not in said
+    # What the token has is not downgraded by the account's refusal.
+    if email and headers:
+        assert v.scopes == {R, W, U, WS}
+    else:
+        assert W not in v.proven_scopes and (v.scopes is None or W in v.scopes)
+    assert "lacks" not in json.dumps(v.to_dict())
+    assert_no_secret(v)
+
+
+def test_rig_push_refused_by_the_account_on_a_listed_repository_stays_unknown(rig: Any) -> None:
+    # A workspace login probes the first repository REST lists; the account's permission
+    # there says nothing of the workspace's other repositories: push stays unknown.
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS])
+    rig.set_permission("alice", "acme/widgets", "read")
+    v = bb.validate(rig_target(rig, None, "acme"), "alice", TOKEN, EMAIL)
+    assert (v.can_clone, v.can_push) == (True, None)
+    assert v.reasons == {"clone": "git probe of acme/widgets: allowed (200)",
+                         "push": "git probe of acme/widgets: 403; your account may not write "
+                                 "to that repository",
+                         "identity": "REST /user: allowed (200)"}
+    assert v.problem_ids == []

@@ -49,8 +49,6 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
     (lambda: cloud.read_missing(URL), cloud.READ_MISSING, [R, PAGE, LOGIN], ["The token has"]),
     (lambda: cloud.write_missing(URL, [R]), cloud.WRITE_MISSING,
      [W, "push", "403", f"with: {R}, {W}", PAGE, LOGIN], ["workspace admin"]),
-    (lambda: cloud.write_missing(URL, [R, W], maybe_permission=True), cloud.WRITE_MISSING,
-     [W, "write access to this repository"], []),
     (lambda: cloud.read_missing(URL, None, [W, U]), cloud.READ_MISSING,
      [f"The token has at least: {W}, {U}.", f"with: {R}, {W}, {U}"], ["The token has:"]),
     (lambda: cloud.write_missing(URL, proven=[R, U, WS]), cloud.WRITE_MISSING,

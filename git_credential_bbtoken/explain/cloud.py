@@ -136,17 +136,15 @@ def read_missing(url: str, granted: Iterable[str] | None = None,
 
 
 def write_missing(url: str, granted: Iterable[str] | None = None,
-                  maybe_permission: bool = False, proven: Iterable[str] = ()) -> Explanation:
-    """Read-only token used for push: git-receive-pack answers 403."""
+                  proven: Iterable[str] = ()) -> Explanation:
+    """Read-only token used for push: git-receive-pack answers 403 with Bitbucket's scope
+    text. (A 403 without it, or for a token known to have write, is the account's:
+    `explain.access.account_cannot_push`.)"""
     have, keep = _known(granted, proven)
-    details = [*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have, keep)]
-    if maybe_permission:
-        details.append(f"If the token does have {sc.WRITE_REPOSITORY}, your account may lack "
-                       "write access to this repository: ask a workspace admin.")
     return Explanation(
         id=WRITE_MISSING,
         summary=f"The token cannot push to {url}: it lacks {sc.WRITE_REPOSITORY} (403).",
-        details=tuple(details),
+        details=(*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have, keep)),
         fix=new_token_fix(url, scopes_for_new_token(
             [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY], keep)),
         severity=WARNING,
