@@ -674,3 +674,40 @@ def test_rig_push_refused_by_the_account_on_a_listed_repository_stays_unknown(ri
                                  "to that repository",
                          "identity": "REST /user: allowed (200)"}
     assert v.problem_ids == []
+
+
+# -- REST refused email:token: the email or the token (docs/bitbucket-facts.md §1, §3) -------
+
+
+@pytest.mark.parametrize("level", ["workspace", "host"])
+@pytest.mark.parametrize(("email", "revoked"), [("bob@example.com", False), (EMAIL, True)])
+def test_rig_rest_401_without_a_repository_names_the_email_and_the_token(
+        rig: Any, level: str, email: str, revoked: bool) -> None:
+    # No repository to probe, so nothing tells a wrong email from a dead token: say both,
+    # never "the token was rejected".
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS], revoked=revoked)
+    target = rig_target(rig, None, "acme" if level == "workspace" else None)
+    v = bb.validate(target, "x-bitbucket-api-token-auth", TOKEN, email)
+    assert (v.can_clone, v.can_push) == (None, None)
+    assert v.problem_ids == [cloud_text.EMAIL_OR_TOKEN_REJECTED]
+    said = v.problems[0].text()
+    assert f"rejected {email} with this token (401)" in said
+    assert "is not the email of the Atlassian account" in said
+    assert "expired" in said and "revoked" in said
+    assert "--email YOUR-ATLASSIAN-EMAIL" in said and "/REPO" in said
+    assert rows_of(v)["clone"] == ("unknown", bb.NOT_PROBED)
+    assert [r.surface for r in rig.requests] == ["rest"]  # nothing else to ask
+
+
+@pytest.mark.parametrize(("email", "revoked", "ids", "text"), [
+    # git accepted the token: the email is what REST refused.
+    ("bob@example.com", False, [cloud_text.REST_NEEDS_EMAIL], "git accepted the token"),
+    # git refused it too: the token (git's explanation says so; REST adds nothing).
+    (EMAIL, True, [cloud_text.TOKEN_REJECTED], "expired or was revoked"),
+])
+def test_rig_rest_401_with_a_repository_git_tells_which(rig: Any, email: str, revoked: bool,
+                                                        ids: list[str], text: str) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS], revoked=revoked)
+    v = bb.validate(rig_target(rig), "x-bitbucket-api-token-auth", TOKEN, email)
+    assert v.problem_ids == ids
+    assert text in v.problems[0].text()

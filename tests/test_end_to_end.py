@@ -568,7 +568,7 @@ def test_list_shows_proven_scopes_as_partial(server: BitbucketServer) -> None:
     assert "(at least)" not in bbtoken("list").stdout
 
 
-# -- a scope problem or the account's permission (contract §4) --------------------------------
+# -- a scope problem or the account's permission; the email or the token (contract §4) -------
 
 ACCOUNT_READS_ONLY = "Your account can only read acme/widgets"
 QUIT = "fatal: credential helper 'bbtoken' told us to quit"
@@ -633,3 +633,31 @@ def test_store_of_a_token_the_account_may_not_push_with_blames_no_scope(
     [row] = listed()
     # Only what a probe proved is known: read, at least; nothing says write is missing.
     assert (row["scopes"], row["scopes_partial"], row["can_push"]) == ([READ], True, False)
+
+
+@pytest.mark.parametrize(("email", "revoked"), [("bob@example.com", False),
+                                                ("alice@example.com", True)])
+def test_workspace_login_refused_by_rest_names_the_email_and_stores_unchecked(
+        server: BitbucketServer, email: str, revoked: bool) -> None:
+    # REST refused email:token and the URL names no repository for git to try: a wrong
+    # email and a dead token look the same. Nothing shows the token cannot clone, so it is
+    # stored, unchecked, and the explanation says both and how to tell.
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER, WORKSPACE], revoked=revoked)
+    result = login(server, GOOD, "--email", email, path="acme")
+    assert result.returncode == 0, result.stderr
+    assert f"rejected {email} with this token (401)" in result.stderr
+    assert "is not the email of the Atlassian account" in result.stderr
+    assert "expired" in result.stderr and "revoked" in result.stderr
+    assert "the token itself is not checked" in result.stderr
+    assert f"doctor {server.url}/acme/REPO" in result.stderr
+    assert "Bitbucket rejected the token" not in result.stderr
+    assert verdicts(result.stdout)["clone"][0] == "unknown"
+    [row] = listed()
+    assert (row["url"], row["email"], row["can_clone"]) == (f"{server.url}/acme", email, None)
+    # The check it suggests tells which: git takes no email.
+    doctor = bbtoken("doctor", f"{server.url}/acme/widgets")
+    if revoked:
+        assert doctor.returncode == 1 and "Bitbucket rejected the token" in doctor.stdout
+    else:
+        assert doctor.returncode == 0, doctor.stdout
+        assert f"git accepted the token, so check that {email}" in doctor.stdout

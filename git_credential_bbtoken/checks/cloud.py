@@ -42,6 +42,7 @@ GIT_STATUSES = {200: Outcome.ALLOWED, 403: Outcome.MISSING_SCOPE, 401: Outcome.R
                 410: Outcome.RETIRED, 404: Outcome.NOT_FOUND}
 REFUSED = (Outcome.REJECTED, Outcome.RETIRED, Outcome.NOT_FOUND)  # by git, for this repository
 NOTHING_TO_CHECK = "no repository in the URL and no email given"
+NOT_PROBED = "not checked: no repository to try (REST rejected the email and token)"
 # What a probe answered with 200 proves the token has (docs/bitbucket-facts.md §3).
 PROVES = {UPLOAD_PACK: sc.READ_REPOSITORY, RECEIVE_PACK: sc.WRITE_REPOSITORY}
 # What the verdict table says of a push refused by the token's scope or by the account's
@@ -199,6 +200,10 @@ class _Cloud:
             v.username_ok = False
         v.proven_scopes = v.proven_scopes | proven_by_git((clone, push))
         _fill_in_from_scopes(v, probed=clone is not None)
+        if clone is None and answers.rest is not None \
+                and answers.rest.outcome is Outcome.REJECTED:
+            for key in ("clone", "push"):
+                v.reasons.setdefault(key, NOT_PROBED)
         why = _push_refusal(v, push)
         if self.probed is not None:
             why = _name_the_probed(v, self.probed, why)
@@ -311,7 +316,8 @@ def _rest_problem(cloud: _Cloud, answers: Answers) -> ex.Explanation | None:
         return texts.rest_needs_email(cloud.target.url, cloud.email or "", git_accepted)
     if git_answer in (Outcome.REJECTED, Outcome.RETIRED):
         return None  # the git explanation already covers it
-    return texts.token_rejected(cloud.target.url, None, 401)
+    # git did not tell whether the token works: the email or the token, not known which.
+    return texts.email_or_token_rejected(cloud.target.url, cloud.email or "")
 
 
 def _scope_problem(url: str, v: Validation, also: tuple[str, ...]) -> ex.Explanation | None:
