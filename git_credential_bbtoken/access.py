@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from git_credential_bbtoken import checks
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.checks.answers import Outcome
+from git_credential_bbtoken.checks.answers import Outcome, blames_the_token, refused_by
 from git_credential_bbtoken.common import without_git_suffix
 from git_credential_bbtoken.knowledge import PUSH, repository_name
 
@@ -44,24 +44,14 @@ def probe(request: Request, entry: Entry, secret: str, need: str) -> Verdict | N
 
 
 def read(result: ProbeResult, entry: Entry) -> Verdict | None:
-    """The verdict in one probe's answer (docs/bitbucket-facts.md §3 for Cloud, §5 for Data
-    Center)."""
+    """The verdict in one probe's answer (`checks.answers.refused_by`: docs/bitbucket-facts.md
+    §3 for Cloud, §5 for Data Center)."""
     if result.outcome is Outcome.ALLOWED:
         return Verdict(True)
-    status = result.status
-    if result.outcome is Outcome.MISSING_SCOPE:
-        scope = entry.kind != "datacenter" and result.scope_text
-        return Verdict(False, "scope" if scope else "permission", status)
-    if result.outcome is Outcome.NOT_FOUND:
-        return Verdict(False, "no-access", status)
-    if result.outcome is Outcome.REJECTED:
-        # Cloud answers 401 for a repository the account cannot see as well as for a bad
-        # token; Data Center's 401 is the credential itself.
-        why = "rejected" if entry.kind == "datacenter" else "no-access"
-        return Verdict(False, why, status, result.denied_reason)
-    if result.outcome is Outcome.RETIRED:
-        return Verdict(False, "retired", status)
-    return None
+    why = refused_by(result, datacenter=entry.kind == "datacenter")
+    if why is None:
+        return None
+    return Verdict(False, why, result.status, result.denied_reason)
 
 
 def refusal_texts(entry: Entry, request: Request, need: str, why: str | None,
@@ -80,7 +70,8 @@ def _refusal(entry: Entry, request: Request, need: str, why: str | None, status:
     if entry.kind == "datacenter":
         return _datacenter_refusal(entry, url, repo, need, why, status, detail)
     scopes = _known_scopes(entry)
-    if why == "scope" and not _has_needed_scopes(scopes, need):
+    if blames_the_token(why, sc.Operation.PUSH if need == PUSH else sc.Operation.CLONE,
+                        scopes):
         from git_credential_bbtoken.explain import cloud
 
         return (cloud.write_missing(url, scopes) if need == PUSH
@@ -110,14 +101,6 @@ def _datacenter_refusal(entry: Entry, url: str, repo: str, need: str, why: str |
 def _known_scopes(entry: Entry) -> list[str] | None:
     scopes = (entry.validation or {}).get("scopes")
     return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None
-
-
-def _has_needed_scopes(scopes: list[str] | None, need: str) -> bool:
-    """Whether the token is known to have every scope `need` takes (then a refusal is the
-    account's, never the token's)."""
-    if scopes is None:
-        return False
-    return sc.can(sc.Operation.PUSH if need == PUSH else sc.Operation.CLONE, scopes)
 
 
 def _token_works(entry: Entry) -> bool:

@@ -126,11 +126,20 @@ def _before_answer_cloud(entry: Entry, secret: str, url: str) -> Decision:
     if scopes is not None and not sc.can(sc.Operation.CLONE, scopes):
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
         return Decision(QUIT, (_read_missing_texts, (url, scopes)))
-    cannot_push = (validation.get("can_push") is False and probed_here) or (
+    cannot_push = (validation.get("can_push") is False and probed_here
+                   and not _push_refused_by_the_account(validation)) or (
         scopes is not None and not sc.can(sc.Operation.PUSH, scopes))
     if cannot_push and gitcommand.detect() == gitcommand.PUSH:
         return Decision(QUIT, (_write_missing_texts, (url, scopes)))
     return Decision(ANSWER)
+
+
+def _push_refused_by_the_account(validation: dict[str, Any]) -> bool:
+    """The check found the account may not push here, not the token: an admin may change
+    that, so `get` asks Bitbucket again on first use (`access`) instead of quitting on it."""
+    from git_credential_bbtoken.explain.access import ACCOUNT_CANNOT_PUSH
+
+    return any(p.id == ACCOUNT_CANNOT_PUSH for p in _stored_problems(validation))
 
 
 def _looks_like_app_password(secret: str) -> bool:

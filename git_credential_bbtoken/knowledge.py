@@ -72,11 +72,14 @@ def known(entry: Entry, key: str, need: str, now: float) -> bool | None:
 
 
 def _from_login(entry: Entry, key: str, need: str) -> bool | None:
-    """A login for exactly this repository probed it: its verdict counts as known."""
+    """A login for exactly this repository probed it: what it allowed counts as known. A
+    refusal it saw is not kept here: the token's own (a scope, a rejection) stops git before
+    this is asked (`advice`), and the account's may change, so it is asked again like any
+    refusal (and then kept, with its reason, for REFUSAL_SECONDS)."""
     if repository_key(entry.kind, entry.path) != key or not entry.validation:
         return None
     value = entry.validation.get("can_clone" if need == CLONE else "can_push")
-    return value if isinstance(value, bool) else None
+    return True if value is True else None
 
 
 def rejected(entry: Entry) -> dict[str, Any] | None:

@@ -6,7 +6,6 @@ client's requests really go over the wire.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import socket
@@ -20,10 +19,18 @@ from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import cloud as bb
 from git_credential_bbtoken.checks import transport
-from git_credential_bbtoken.checks.answers import UPLOAD_PACK, Outcome
+from git_credential_bbtoken.checks.answers import (
+    RECEIVE_PACK,
+    UPLOAD_PACK,
+    Outcome,
+    ProbeResult,
+    blames_the_token,
+    refused_by,
+)
 from git_credential_bbtoken.checks.transport import Secret
 from git_credential_bbtoken.checks.validation import GIT_PROBE, REST, Validation
 from git_credential_bbtoken.common import TOKEN_PAGE
+from git_credential_bbtoken.explain import access as access_text
 from git_credential_bbtoken.explain import cloud as cloud_text
 
 T = TypeVar("T")
@@ -594,16 +601,113 @@ def test_removed_endpoints_are_never_called(rig: Any, scopes: list[str],
     assert all(r.status != 410 for r in rig.requests)
 
 
-def test_push_403_without_the_scope_text_is_not_the_token() -> None:
-    # A repository found by listing, refused with a 403 that does not name scopes: the
-    # account's permission there, not the token's scope; push stays unknown.
-    v = Validation(can_push=False, reasons={"clone": "git probe: allowed (200)",
-                                            "push": "git probe: 403, lacks x"})
-    push = bb.ProbeResult("git-receive-pack", Outcome.MISSING_SCOPE, 403, "Forbidden")
-    assert bb._name_the_probed(v, "acme/widgets", push) is None
-    assert v.can_push is None
+# -- a scope problem or a permission problem (contract §4) -----------------------------------
+
+PUSH_BY_ACCOUNT = "git probe: 403, your account may not write to this repository"
+
+
+@pytest.mark.parametrize(("outcome", "scope_text", "datacenter", "why"), [
+    (Outcome.MISSING_SCOPE, True, False, "scope"),
+    (Outcome.MISSING_SCOPE, False, False, "permission"),
+    (Outcome.MISSING_SCOPE, True, True, "permission"),  # Data Center: permissions only
+    (Outcome.REJECTED, False, False, "no-access"),  # Cloud's 401: hidden repository too
+    (Outcome.REJECTED, False, True, "rejected"),
+    (Outcome.NOT_FOUND, False, False, "no-access"),
+    (Outcome.RETIRED, False, False, "retired"),
+    (Outcome.ALLOWED, False, False, None),
+    (Outcome.NOT_CHECKED, False, False, None),
+])
+def test_whose_refusal_a_probe_answer_is(outcome: Outcome, scope_text: bool, datacenter: bool,
+                                         why: str | None) -> None:
+    result = ProbeResult(RECEIVE_PACK, outcome, 403, scope_text=scope_text)
+    assert refused_by(result, datacenter) == why
+
+
+@pytest.mark.parametrize(("why", "scopes", "blamed"), [
+    ("scope", None, True),  # Bitbucket named scopes and nothing says the token has them
+    ("scope", [R], True),
+    ("scope", [R, W], False),  # never blame a scope the token is known to have
+    ("scope", [W, U], True),  # push needs read as well
+    ("permission", None, False),
+    ("permission", [R], False),
+    ("no-access", None, False),
+])
+def test_a_scope_the_token_is_known_to_have_is_never_blamed(why: str, scopes: list[str] | None,
+                                                             blamed: bool) -> None:
+    assert blames_the_token(why, sc.Operation.PUSH, scopes) is blamed
+
+
+@pytest.mark.parametrize(("email", "headers"), [(EMAIL, True), (EMAIL, False), (None, False)])
+def test_rig_push_refused_by_the_account_blames_no_scope(rig: Any, email: str | None,
+                                                         headers: bool) -> None:
+    # The token has write; the account may only read the repository: Bitbucket's 403 on
+    # git-receive-pack carries its repository text, not the scope text.
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS])
+    rig.send_scope_headers = headers
+    rig.set_permission("alice", "acme/widgets", "read")
+    v = bb.validate(rig_target(rig), "x-bitbucket-api-token-auth", TOKEN, email)
+    assert (v.can_clone, v.can_push) == (True, False)
+    assert v.reasons["push"] == PUSH_BY_ACCOUNT
+    assert v.problem_ids == [access_text.ACCOUNT_CANNOT_PUSH]
+    said = v.problems[0].text()
+    assert "Your account can only read acme/widgets" in said
+    assert "a new token will not help" in said and "workspace admin" in said
+    assert "lacks" not in said and TOKEN_PAGE not in said
+    # What the token has is not downgraded by the account's refusal.
+    if email and headers:
+        assert v.scopes == {R, W, U, WS}
+    else:
+        assert W not in v.proven_scopes and (v.scopes is None or W in v.scopes)
+    assert "lacks" not in json.dumps(v.to_dict())
+    assert_no_secret(v)
+
+
+def test_rig_push_refused_by_the_account_on_a_listed_repository_stays_unknown(rig: Any) -> None:
+    # A workspace login probes the first repository REST lists; the account's permission
+    # there says nothing of the workspace's other repositories: push stays unknown.
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS])
+    rig.set_permission("alice", "acme/widgets", "read")
+    v = bb.validate(rig_target(rig, None, "acme"), "alice", TOKEN, EMAIL)
+    assert (v.can_clone, v.can_push) == (True, None)
     assert v.reasons == {"clone": "git probe of acme/widgets: allowed (200)",
                          "push": "git probe of acme/widgets: 403; your account may not write "
-                                 "to that repository"}
-    scoped = dataclasses.replace(push, scope_text=True)
-    assert bb._name_the_probed(v, "acme/widgets", scoped) is scoped
+                                 "to that repository",
+                         "identity": "REST /user: allowed (200)"}
+    assert v.problem_ids == []
+
+
+# -- REST refused email:token: the email or the token (docs/bitbucket-facts.md §1, §3) -------
+
+
+@pytest.mark.parametrize("level", ["workspace", "host"])
+@pytest.mark.parametrize(("email", "revoked"), [("bob@example.com", False), (EMAIL, True)])
+def test_rig_rest_401_without_a_repository_names_the_email_and_the_token(
+        rig: Any, level: str, email: str, revoked: bool) -> None:
+    # No repository to probe, so nothing tells a wrong email from a dead token: say both,
+    # never "the token was rejected".
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS], revoked=revoked)
+    target = rig_target(rig, None, "acme" if level == "workspace" else None)
+    v = bb.validate(target, "x-bitbucket-api-token-auth", TOKEN, email)
+    assert (v.can_clone, v.can_push) == (None, None)
+    assert v.problem_ids == [cloud_text.EMAIL_OR_TOKEN_REJECTED]
+    said = v.problems[0].text()
+    assert f"rejected {email} with this token (401)" in said
+    assert "is not the email of the Atlassian account" in said
+    assert "expired" in said and "revoked" in said
+    assert "--email YOUR-ATLASSIAN-EMAIL" in said and "/REPO" in said
+    assert rows_of(v)["clone"] == ("unknown", bb.NOT_PROBED)
+    assert [r.surface for r in rig.requests] == ["rest"]  # nothing else to ask
+
+
+@pytest.mark.parametrize(("email", "revoked", "ids", "text"), [
+    # git accepted the token: the email is what REST refused.
+    ("bob@example.com", False, [cloud_text.REST_NEEDS_EMAIL], "git accepted the token"),
+    # git refused it too: the token (git's explanation says so; REST adds nothing).
+    (EMAIL, True, [cloud_text.TOKEN_REJECTED], "expired or was revoked"),
+])
+def test_rig_rest_401_with_a_repository_git_tells_which(rig: Any, email: str, revoked: bool,
+                                                        ids: list[str], text: str) -> None:
+    rig.add_token(TOKEN, "alice", scopes=[R, W, U, WS], revoked=revoked)
+    v = bb.validate(rig_target(rig), "x-bitbucket-api-token-auth", TOKEN, email)
+    assert v.problem_ids == ids
+    assert text in v.problems[0].text()

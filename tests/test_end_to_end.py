@@ -566,3 +566,98 @@ def test_list_shows_proven_scopes_as_partial(server: BitbucketServer) -> None:
     [row] = listed()
     assert (row["scopes"], row["scopes_partial"]) == ([READ, WRITE], False)
     assert "(at least)" not in bbtoken("list").stdout
+
+
+# -- a scope problem or the account's permission; the email or the token (contract §4) -------
+
+ACCOUNT_READS_ONLY = "Your account can only read acme/widgets"
+QUIT = "fatal: credential helper 'bbtoken' told us to quit"
+
+
+def commit(work: Path) -> None:
+    (work / "f").write_text(os.urandom(4).hex())
+    assert run("git", "-C", str(work), "add", "f").returncode == 0
+    assert run("git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@e", "commit",
+               "-m", "x").returncode == 0
+
+
+def helper_probes(server: BitbucketServer) -> list[tuple[str, int]]:
+    return [(r.query, r.status) for r in server.requests if "git-credential-bbtoken" in r.agent]
+
+
+def test_an_account_that_may_only_read_is_not_blamed_on_the_token(
+        server: BitbucketServer, tmp_path: Path) -> None:
+    # The token has every scope git needs; the account may only read the repository.
+    scopes = [READ, WRITE, USER, WORKSPACE]
+    server.add_token(GOOD, "alice", scopes=scopes)
+    server.send_scope_headers = True
+    server.set_permission("alice", "acme/widgets", "read")
+    result = login(server, GOOD, "--email", "alice@example.com")
+    assert result.returncode == 0, result.stderr  # it can clone: stored
+    assert ACCOUNT_READS_ONLY in result.stderr and "a new token will not help" in result.stderr
+    assert "ask a workspace admin for write access to acme/widgets" in result.stderr
+    assert f"lacks {WRITE}" not in result.stderr + result.stdout
+    assert verdicts(result.stdout)["push"] == (
+        "no", "git probe: 403, your account may not write to this repository")
+    [row] = listed()
+    assert (row["scopes"], row["scopes_partial"], row["can_clone"], row["can_push"]) == (
+        scopes, False, True, False)
+    doctor = bbtoken("doctor", f"{server.url}/acme/widgets", "--json")
+    push = [c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "push"][0]
+    assert push["status"] == "problem" and "your account may not write" in push["message"]
+    assert f"lacks {WRITE}" not in doctor.stdout and ACCOUNT_READS_ONLY in doctor.stdout
+    work = tmp_path / "w"
+    assert run("git", "clone", f"{server.url}/acme/widgets.git", str(work)).returncode == 0
+    commit(work)
+    for asked in ([("service=git-receive-pack", 403)], []):
+        # Asked once (an admin may have granted write since login), then known.
+        server.clear_log()
+        pushed = run("git", "-C", str(work), "push", "origin", "HEAD")
+        assert pushed.returncode != 0
+        assert ACCOUNT_READS_ONLY in pushed.stderr and QUIT in pushed.stderr
+        assert "lacks" not in pushed.stderr and "returned error: 403" not in pushed.stderr
+        assert helper_probes(server) == asked
+    [row] = listed()
+    assert (row["scopes"], row["repositories"]["acme/widgets"]["push_why"]) == (
+        scopes, "permission")
+
+
+def test_store_of_a_token_the_account_may_not_push_with_blames_no_scope(
+        server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    server.set_permission("alice", "acme/widgets", "read")
+    record = (f"protocol=https\nhost={server.url.split('://')[1]}\npath=acme/widgets.git\n"
+              f"username=x-bitbucket-api-token-auth\npassword={GOOD}\n\n")
+    stored = run("git", "credential", "approve", input=record)
+    assert ACCOUNT_READS_ONLY in stored.stderr and "lacks" not in stored.stderr
+    [row] = listed()
+    # Only what a probe proved is known: read, at least; nothing says write is missing.
+    assert (row["scopes"], row["scopes_partial"], row["can_push"]) == ([READ], True, False)
+
+
+@pytest.mark.parametrize(("email", "revoked"), [("bob@example.com", False),
+                                                ("alice@example.com", True)])
+def test_workspace_login_refused_by_rest_names_the_email_and_stores_unchecked(
+        server: BitbucketServer, email: str, revoked: bool) -> None:
+    # REST refused email:token and the URL names no repository for git to try: a wrong
+    # email and a dead token look the same. Nothing shows the token cannot clone, so it is
+    # stored, unchecked, and the explanation says both and how to tell.
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER, WORKSPACE], revoked=revoked)
+    result = login(server, GOOD, "--email", email, path="acme")
+    assert result.returncode == 0, result.stderr
+    assert f"rejected {email} with this token (401)" in result.stderr
+    assert "is not the email of the Atlassian account" in result.stderr
+    assert "expired" in result.stderr and "revoked" in result.stderr
+    assert "the token itself is not checked" in result.stderr
+    assert f"doctor {server.url}/acme/REPO" in result.stderr
+    assert "Bitbucket rejected the token" not in result.stderr
+    assert verdicts(result.stdout)["clone"][0] == "unknown"
+    [row] = listed()
+    assert (row["url"], row["email"], row["can_clone"]) == (f"{server.url}/acme", email, None)
+    # The check it suggests tells which: git takes no email.
+    doctor = bbtoken("doctor", f"{server.url}/acme/widgets")
+    if revoked:
+        assert doctor.returncode == 1 and "Bitbucket rejected the token" in doctor.stdout
+    else:
+        assert doctor.returncode == 0, doctor.stdout
+        assert f"git accepted the token, so check that {email}" in doctor.stdout

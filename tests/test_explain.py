@@ -18,6 +18,7 @@ from git_credential_bbtoken.explain import cloud
 from git_credential_bbtoken.explain import datacenter as dc
 
 URL = "https://bitbucket.org/acme/widgets"
+WS_URL = "https://bitbucket.org/acme"
 R = "read:repository:bitbucket"
 W = "write:repository:bitbucket"
 A = "admin:repository:bitbucket"
@@ -41,6 +42,14 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
      ["alice", "Atlassian account email", "401", f"{LOGIN} --email"], []),
     (lambda: cloud.rest_needs_email(URL, "alice@example.com", git_accepted=True),
      cloud.REST_NEEDS_EMAIL, ["alice@example.com", "git accepted the token"], []),
+    # REST refused email:token and git did not tell: the email or the token, said as such.
+    (lambda: cloud.email_or_token_rejected(WS_URL, "bob@example.com"),
+     cloud.EMAIL_OR_TOKEN_REJECTED,
+     ["bob@example.com", "401", "is not the email of the Atlassian account", "expired",
+      "revoked", f"login {WS_URL} --email YOUR-ATLASSIAN-EMAIL", f"doctor {WS_URL}/REPO",
+      "not checked", PAGE], ["Bitbucket rejected the token", "create a new API token"]),
+    (lambda: cloud.email_or_token_rejected(URL, "bob@example.com"),
+     cloud.EMAIL_OR_TOKEN_REJECTED, [DOCTOR], ["/REPO"]),
     (lambda: cloud.read_missing(URL, [W]), cloud.READ_MISSING,
      [R, "403", "clone", f"{W} and {A} do not include read", "The token has: " + W,
       f"with: {R}, {W}", PAGE, LOGIN, "cannot be edited"], []),
@@ -49,8 +58,6 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
     (lambda: cloud.read_missing(URL), cloud.READ_MISSING, [R, PAGE, LOGIN], ["The token has"]),
     (lambda: cloud.write_missing(URL, [R]), cloud.WRITE_MISSING,
      [W, "push", "403", f"with: {R}, {W}", PAGE, LOGIN], ["workspace admin"]),
-    (lambda: cloud.write_missing(URL, [R, W], maybe_permission=True), cloud.WRITE_MISSING,
-     [W, "write access to this repository"], []),
     (lambda: cloud.read_missing(URL, None, [W, U]), cloud.READ_MISSING,
      [f"The token has at least: {W}, {U}.", f"with: {R}, {W}, {U}"], ["The token has:"]),
     (lambda: cloud.write_missing(URL, proven=[R, U, WS]), cloud.WRITE_MISSING,

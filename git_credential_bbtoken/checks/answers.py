@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import urllib.parse
-from typing import TYPE_CHECKING, Mapping, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple, Protocol
 
+from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks.transport import (
     NotChecked,
     Response,
@@ -27,6 +28,9 @@ UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
 SCOPE_TEXT = "lack one or more required privilege scopes"  # Bitbucket's 403 body, git and REST
 TEXT_LIMIT = 300  # what is kept of a server's error text
+# Whose a 403 is (`refused_by`, in `knowledge`'s words): the token's scope, or a permission.
+SCOPE = "scope"
+PERMISSION = "permission"
 
 
 class Outcome(str, enum.Enum):
@@ -72,6 +76,28 @@ class ProbeResult:
     tls: bool = False
     scope_text: bool = False  # the 403 body named missing scopes (not a repo permission)
     denied_reason: str | None = None  # Data Center's X-Authentication-Denied-Reason header
+
+
+def refused_by(result: ProbeResult, datacenter: bool = False) -> str | None:
+    """What a probe's refusal means, in `knowledge`'s words (docs/bitbucket-facts.md §3 for
+    Cloud, §5 for Data Center): "scope" (Cloud's 403 naming missing scopes: the token's),
+    "permission" (any other 403: the account's, or a Data Center token's own permission),
+    "no-access" (a repository the account cannot see, or none: Cloud's 401, a 404),
+    "rejected" (Data Center's 401: the credential itself), "retired" (410: an app password).
+    None when the probe allowed it or did not answer."""
+    outcome = result.outcome
+    if outcome is Outcome.MISSING_SCOPE:
+        return SCOPE if result.scope_text and not datacenter else PERMISSION
+    if outcome is Outcome.REJECTED:
+        return "rejected" if datacenter else "no-access"
+    return {Outcome.NOT_FOUND: "no-access", Outcome.RETIRED: "retired"}.get(outcome)
+
+
+def blames_the_token(why: str | None, operation: str, scopes: Iterable[str] | None) -> bool:
+    """Whether a refusal (`refused_by`) is the token's missing scope: Bitbucket said so, and
+    the token is not known to hold every scope `operation` needs. A scope the token is known
+    to have is never blamed (contract §4): the refusal is then the account's."""
+    return why == SCOPE and not (scopes is not None and sc.can(operation, scopes))
 
 
 class Unexpected(NamedTuple):

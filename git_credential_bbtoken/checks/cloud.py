@@ -17,17 +17,22 @@ from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import skeleton, transport
 from git_credential_bbtoken.checks.answers import (
+    PERMISSION,
     RECEIVE_PACK,
+    SCOPE,
     UPLOAD_PACK,
     Outcome,
     ProbeResult,
+    blames_the_token,
     path_segment,
     probe_info_refs,
+    refused_by,
 )
 from git_credential_bbtoken.checks.cloudrest import RestResult, rest_check
 from git_credential_bbtoken.checks.transport import Channel
 from git_credential_bbtoken.checks.validation import Validation
 from git_credential_bbtoken.common import CLOUD_API_URL, now_iso, without_git_suffix
+from git_credential_bbtoken.explain import access as access_texts
 from git_credential_bbtoken.explain import cloud as texts
 
 if TYPE_CHECKING:
@@ -37,8 +42,13 @@ GIT_STATUSES = {200: Outcome.ALLOWED, 403: Outcome.MISSING_SCOPE, 401: Outcome.R
                 410: Outcome.RETIRED, 404: Outcome.NOT_FOUND}
 REFUSED = (Outcome.REJECTED, Outcome.RETIRED, Outcome.NOT_FOUND)  # by git, for this repository
 NOTHING_TO_CHECK = "no repository in the URL and no email given"
+NOT_PROBED = "not checked: no repository to try (REST rejected the email and token)"
 # What a probe answered with 200 proves the token has (docs/bitbucket-facts.md §3).
 PROVES = {UPLOAD_PACK: sc.READ_REPOSITORY, RECEIVE_PACK: sc.WRITE_REPOSITORY}
+# What the verdict table says of a push refused by the token's scope or by the account's
+# permission on the repository (docs/bitbucket-facts.md §3).
+PUSH_REASONS = {SCOPE: f"git probe: 403, lacks {sc.WRITE_REPOSITORY}",
+                PERMISSION: "git probe: 403, your account may not write to this repository"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +139,9 @@ FOLDS: skeleton.Folds[RestResult] = skeleton.Folds(
     },
     push={
         Outcome.ALLOWED: skeleton.Effect({"push": "git probe: allowed (200)"}, can_push=True),
-        Outcome.MISSING_SCOPE: skeleton.Effect(
-            {"push": f"git probe: 403, lacks {sc.WRITE_REPOSITORY}"}, can_push=False),
+        # Whose refusal a 403 is (the token's scope or the account's permission) is decided
+        # with everything known, in `_push_refusal`.
+        Outcome.MISSING_SCOPE: skeleton.PUSH_REFUSED,
         **{outcome: skeleton.PUSH_REFUSED for outcome in REFUSED},
     },
     rest={
@@ -189,11 +200,17 @@ class _Cloud:
             v.username_ok = False
         v.proven_scopes = v.proven_scopes | proven_by_git((clone, push))
         _fill_in_from_scopes(v, probed=clone is not None)
+        if clone is None and answers.rest is not None \
+                and answers.rest.outcome is Outcome.REJECTED:
+            for key in ("clone", "push"):
+                v.reasons.setdefault(key, NOT_PROBED)
+        why = _push_refusal(v, push)
         if self.probed is not None:
-            push = _name_the_probed(v, self.probed, push)
+            why = _name_the_probed(v, self.probed, why)
         url = self.target.url
-        push_problem = _push_problem(url, v, push)
-        also = sc.NEEDS[sc.Operation.PUSH] if push_problem is not None else ()
+        push_problem = _push_problem(url, self.target.workspace_and_repo, v, push, why)
+        new_token_for_push = push_problem is not None and push_problem.id == texts.WRITE_MISSING
+        also = sc.NEEDS[sc.Operation.PUSH] if new_token_for_push else ()
         chosen = (_clone_problem(self, v, answers), push_problem, _rest_problem(self, answers),
                   _scope_problem(url, v, also))
         v.problems.extend(problem for problem in chosen if problem is not None)
@@ -222,17 +239,28 @@ def _fill_in_from_scopes(v: Validation, probed: bool) -> None:
         v.identity = v.can(sc.Operation.IDENTITY)
 
 
-def _name_the_probed(v: Validation, repo: str,
-                     push: ProbeResult | None) -> ProbeResult | None:
+def _push_refusal(v: Validation, push: ProbeResult | None) -> str | None:
+    """Whose a push 403 is, with the reason the verdict table shows: SCOPE when Bitbucket's
+    body names missing scopes and the token is not known to have write; PERMISSION, the
+    account's, otherwise (never blame a scope the token is known to have). None: no 403."""
+    if push is None or push.outcome is not Outcome.MISSING_SCOPE:
+        return None
+    why = SCOPE if blames_the_token(refused_by(push), sc.Operation.PUSH, v.scopes) \
+        else PERMISSION
+    v.reasons["push"] = PUSH_REASONS[why]
+    return why
+
+
+def _name_the_probed(v: Validation, repo: str, why: str | None) -> str | None:
     """The probes tried `repo`, which the URL did not name: the reasons say so. Scopes are
-    the token's, so they hold for the whole workspace; a push 403 without Bitbucket's scope
-    text is about the account's permission on that one repository: push stays unknown."""
+    the token's, so they hold for the whole workspace; the account's permission is for that
+    one repository: a push refused by it stays unknown (and explains nothing)."""
     for key in ("clone", "push"):
-        why = v.reasons.get(key, "")
-        if why.startswith("git probe"):
-            v.reasons[key] = f"git probe of {repo}" + why[len("git probe"):]
-    if push is None or push.outcome is not Outcome.MISSING_SCOPE or push.scope_text:
-        return push
+        reason = v.reasons.get(key, "")
+        if reason.startswith("git probe"):
+            v.reasons[key] = f"git probe of {repo}" + reason[len("git probe"):]
+    if why != PERMISSION:
+        return why
     v.can_push = None
     v.reasons["push"] = (f"git probe of {repo}: 403; your account may not write to that "
                          "repository")
@@ -265,14 +293,16 @@ def _clone_problem(cloud: _Cloud, v: Validation,
     return None
 
 
-def _push_problem(url: str, v: Validation, push: ProbeResult | None) -> ex.Explanation | None:
-    granted = v.scopes
-    if push is not None and push.outcome is Outcome.MISSING_SCOPE:
-        has_write = granted is not None and sc.WRITE_REPOSITORY in granted
-        return texts.write_missing(url, granted, has_write or not push.scope_text,
-                                   v.proven_scopes)
+def _push_problem(url: str, pair: tuple[str, str] | None, v: Validation,
+                  push: ProbeResult | None, why: str | None) -> ex.Explanation | None:
+    """A push the probe saw refused (`why`: whose refusal), or that the scopes rule out."""
+    if why == SCOPE:
+        return texts.write_missing(url, v.scopes, proven=v.proven_scopes)
+    if why == PERMISSION and push is not None:
+        repo = "/".join(pair) if pair else url
+        return access_texts.account_cannot_push(url, repo, push.status or 403)
     if v.can_push is False and v.can_clone is True and push is None:
-        return texts.write_missing(url, granted, proven=v.proven_scopes)
+        return texts.write_missing(url, v.scopes, proven=v.proven_scopes)
     return None
 
 
@@ -286,7 +316,8 @@ def _rest_problem(cloud: _Cloud, answers: Answers) -> ex.Explanation | None:
         return texts.rest_needs_email(cloud.target.url, cloud.email or "", git_accepted)
     if git_answer in (Outcome.REJECTED, Outcome.RETIRED):
         return None  # the git explanation already covers it
-    return texts.token_rejected(cloud.target.url, None, 401)
+    # git did not tell whether the token works: the email or the token, not known which.
+    return texts.email_or_token_rejected(cloud.target.url, cloud.email or "")
 
 
 def _scope_problem(url: str, v: Validation, also: tuple[str, ...]) -> ex.Explanation | None:

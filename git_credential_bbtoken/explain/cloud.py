@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 TOKEN_REJECTED = "token-rejected"  # noqa: S105 - an id
 EMAIL_AS_GIT_USERNAME = "email-as-git-username"
 REST_NEEDS_EMAIL = "rest-needs-email"
+EMAIL_OR_TOKEN_REJECTED = "email-or-token-rejected"  # noqa: S105 - an id
 READ_MISSING = "read-missing"
 WRITE_MISSING = "write-missing"
 IDENTITY_MISSING = "identity-missing"
@@ -41,6 +42,8 @@ NO_ACCESS = "no-access"
 EXPIRED = "expired"
 EXPIRES_SOON = "expires-soon"
 NOTHING_CHECKED = "nothing-checked"
+
+EMAIL_PLACEHOLDER = "YOUR-ATLASSIAN-EMAIL"
 
 
 def _scope_lines(names: Iterable[str]) -> tuple[str, ...]:
@@ -112,7 +115,29 @@ def rest_needs_email(url: str, name: str, git_accepted: bool | None = None) -> E
                    "email.",)
     return Explanation(
         id=REST_NEEDS_EMAIL, summary=summary, details=details,
-        fix=(f"Fix: run: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}",),
+        fix=(f"Fix: run: {login_command(url, '--email', EMAIL_PLACEHOLDER)}",),
+        severity=WARNING,
+    )
+
+
+def email_or_token_rejected(url: str, email: str) -> Explanation:
+    """REST answered 401 to `email:token` and git did not answer (no repository to probe):
+    the email may not be the account's, or the token may be dead. Only git, which takes no
+    email, tells which (docs/bitbucket-facts.md §1, §3)."""
+    return Explanation(
+        id=EMAIL_OR_TOKEN_REJECTED,
+        summary=f"The Bitbucket REST API rejected {email} with this token (401): either "
+                f"{email} is not the email of the Atlassian account that made the token, or "
+                "the token has expired, was revoked or has no Bitbucket scopes.",
+        details=("The REST API takes the Atlassian account's email; git takes the Bitbucket "
+                 f"username or {TOKEN_USERNAME} and no email.",
+                 "git did not tell whether the token works: the token itself is not "
+                 "checked."),
+        fix=("Fix: if the email is wrong, run:",
+             f"  {login_command(url, '--email', EMAIL_PLACEHOLDER)}",
+             "  To check the token itself, with git (no email needed), run:",
+             f"  {doctor_command(_repository_url(url))}",
+             f"  If git rejects it too, make a new token at {TOKEN_PAGE}"),
         severity=WARNING,
     )
 
@@ -136,17 +161,15 @@ def read_missing(url: str, granted: Iterable[str] | None = None,
 
 
 def write_missing(url: str, granted: Iterable[str] | None = None,
-                  maybe_permission: bool = False, proven: Iterable[str] = ()) -> Explanation:
-    """Read-only token used for push: git-receive-pack answers 403."""
+                  proven: Iterable[str] = ()) -> Explanation:
+    """Read-only token used for push: git-receive-pack answers 403 with Bitbucket's scope
+    text. (A 403 without it, or for a token known to have write, is the account's:
+    `explain.access.account_cannot_push`.)"""
     have, keep = _known(granted, proven)
-    details = [*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have, keep)]
-    if maybe_permission:
-        details.append(f"If the token does have {sc.WRITE_REPOSITORY}, your account may lack "
-                       "write access to this repository: ask a workspace admin.")
     return Explanation(
         id=WRITE_MISSING,
         summary=f"The token cannot push to {url}: it lacks {sc.WRITE_REPOSITORY} (403).",
-        details=tuple(details),
+        details=(*_scope_lines([sc.WRITE_REPOSITORY]), *_has_line(have, keep)),
         fix=new_token_fix(url, scopes_for_new_token(
             [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY], keep)),
         severity=WARNING,
@@ -258,8 +281,8 @@ def nothing_checked(url: str) -> Explanation:
         id=NOTHING_CHECKED,
         summary=f"The token for {url} was stored without checking it: the URL names no "
                 "repository and no --email was given.",
-        fix=(f"Check it with: {doctor_command(_repository_placeholder(url))}",
-             f"  or log in with --email: {login_command(url, '--email', 'YOUR-ATLASSIAN-EMAIL')}"),
+        fix=(f"Check it with: {doctor_command(_repository_url(url))}",
+             f"  or log in with --email: {login_command(url, '--email', EMAIL_PLACEHOLDER)}"),
         severity=NOTE,
     )
 
@@ -276,9 +299,11 @@ def for_rejection(url: str, username: str | None, secret: str | None,
     return token_rejected(url, username, status)
 
 
-def _repository_placeholder(url: str) -> str:
-    """`url` completed to a repository URL for the person to fill in: the host gets
-    `/WORKSPACE/REPO`, a workspace `/REPO`."""
+def _repository_url(url: str) -> str:
+    """A repository URL to check: `url` when it names one, else completed for the person to
+    fill in: the host gets `/WORKSPACE/REPO`, a workspace `/REPO`."""
     scheme, _, rest = url.partition("://")
     segments = [s for s in rest.split("/")[1:] if s]
+    if len(segments) >= 2:
+        return url
     return url.rstrip("/") + ("/REPO" if len(segments) == 1 else "/WORKSPACE/REPO")
