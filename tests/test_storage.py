@@ -247,3 +247,22 @@ def test_new_token_replaces_the_repository_login_that_served(bitbucket_host: str
     assert [(e["path"], e["username"]) for e in metadata()] == [
         ("ws/repo", "x-bitbucket-api-token-auth")]
     assert fill(protocol="https", host=BB, path="ws/repo.git")["password"] == "new-token"
+
+
+def test_a_new_token_for_a_workspace_leaves_the_host_wide_login_alone(
+        bitbucket_host: str) -> None:
+    login = subprocess.run(["git", "credential-bbtoken", "login", BB_URL, "--token-stdin"],
+                           input="host-token\n", capture_output=True, text=True)
+    assert login.returncode == 0, login.stderr
+    approve(protocol="https", host=BB, path="ws/repo.git",
+            username="x-bitbucket-api-token-auth", password="ws-token")
+    assert [(e["path"], e["username"]) for e in metadata()] == [
+        ("", "x-bitbucket-api-token-auth"), ("ws", "x-bitbucket-api-token-auth")]
+    assert fill(protocol="https", host=BB, path="ws/other.git")["password"] == "ws-token"
+    assert fill(protocol="https", host=BB, path="ws2/repo.git")["password"] == "host-token"
+    # git stores the token that served after every success: nothing is written then.
+    before = (data_dir() / "credentials.json").read_bytes()
+    for path, token in (("ws2/repo.git", "host-token"), ("ws/repo.git", "ws-token")):
+        approve(protocol="https", host=BB, path=path, username="x-bitbucket-api-token-auth",
+                password=token)
+    assert (data_dir() / "credentials.json").read_bytes() == before
