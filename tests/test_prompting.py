@@ -27,6 +27,7 @@ from rig.server import BitbucketServer
 READ = "read:repository:bitbucket"
 WRITE = "write:repository:bitbucket"
 GOOD = "ATATT3xFfGF0-prompt-good-0123456789abcdefghijklmnopqrstuvwxyzA"
+READ_ONLY = "ATATT3xFfGF0-prompt-read-only-0123456789abcdefghijklmnopqrstu"
 TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"
 
 
@@ -202,6 +203,52 @@ def test_nobody_to_ask_returns_without_prompting(server: BitbucketServer, askpas
     assert askpass.prompts() == []
     assert listed() == []
     assert [r.username for r in server.requests] == [None]  # no credential was ever sent
+
+
+def clone_with_a_commit(server: BitbucketServer, token: str, work: Path) -> None:
+    """A clone made with BBTOKEN_TOKEN (so nothing is stored) and one commit to push."""
+    cloned = run("git", "clone", f"{server.url}/acme/widgets.git", str(work),
+                 env=env_with(BBTOKEN_TOKEN=token))
+    assert cloned.returncode == 0, cloned.stderr
+    (work / "new.txt").write_text("change\n")
+    for args in (["add", "new.txt"],
+                 ["-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-m", "c"]):
+        done = run("git", *args, cwd=work)
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("cause", ["scope", "permission"])
+def test_a_typed_token_that_cannot_push_is_explained_before_git_quits(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path, cause: str) -> None:
+    """Never quit without saying why: the push refusal is the whole reason here, though
+    `login` counts it a warning (such a token still clones)."""
+    if cause == "scope":
+        server.add_token(READ_ONLY, "alice", scopes=[READ])
+        token = READ_ONLY
+    else:  # the token may push; the account may only read the repository
+        server.set_permission("alice", "acme/widgets", "read")
+        token = GOOD
+    work = tmp_path / "w"
+    clone_with_a_commit(server, token, work)
+    askpass.answer(username="", password=token)
+    pushed = run("git", "push", "origin", "HEAD:main", cwd=work,
+                 env=env_with(GIT_ASKPASS=askpass.path))
+    assert pushed.returncode != 0
+    said = pushed.stderr
+    url = f"{server.url}/acme/widgets"
+    why = (f"The token cannot push to {url}: it lacks {WRITE}" if cause == "scope"
+           else "workspace admin")
+    quit_line = "fatal: credential helper 'bbtoken' told us to quit"
+    assert why in said and quit_line in said, said
+    # the guidance (before the prompt), then the reason, then git's quit
+    assert said.index(TOKEN_PAGE) < said.index(why) < said.index(quit_line)
+    if cause == "scope":
+        fix = said[said.index(why):said.index(quit_line)]
+        assert TOKEN_PAGE in fix and f"git credential-bbtoken login {url}" in fix
+    assert "The requested URL returned error" not in pushed.stderr
+    assert len(askpass.prompts()) == 2  # the helper's; git asked nothing after the quit
+    assert listed() == []
+    assert token not in pushed.stderr
 
 
 def test_credential_interactive_false_prevents_asking(server: BitbucketServer,
