@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import git_credential_bbtoken
-from git_credential_bbtoken.storage import fastsecret
+from git_credential_bbtoken.storage import dbusclient, fastsecret
 
 SERVICE = "git-credential-bbtoken:https://bitbucket.org"
 USER = "x-bitbucket-api-token-auth"
@@ -291,8 +291,8 @@ def test_messages_match_jeepney_marshalling() -> None:
         theirs = new_method_call(DBusAddress(path, "org.freedesktop.secrets", interface),
                                  member, signature, body)
         theirs.header.flags = 2  # NO_AUTO_START, as ours
-        ours = fastsecret._method_call(9, "org.freedesktop.secrets", path, interface, member,
-                                       signature, body)
+        ours = dbusclient.method_call(9, "org.freedesktop.secrets", path, interface, member,
+                                      signature, body)
         assert ours == theirs.serialise(serial=9), member
 
 
