@@ -205,7 +205,11 @@ def _answer_bearer(authtype: str, secret: str, expiry: int | None, record: Crede
 def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
                                  store: CredentialStore, io: Io) -> int:
     """Say why nothing matched when a near miss explains it, else ask the person (when git's
-    rules allow) and probe what they type."""
+    rules allow) and probe what they type. Nothing at all without a keyring to keep the
+    token in: git asks the person itself, and the `store` that follows says how to get one."""
+    if not store.can_keep(request.config.store):
+        log.debug("no keyring available; answering nothing")
+        return 0
     record = request.record
     same_host = [e for e in entries if (e.protocol, e.host) == (request.protocol, request.host)]
     if record.username is not None and same_host:

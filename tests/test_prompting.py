@@ -205,6 +205,36 @@ def test_nobody_to_ask_returns_without_prompting(server: BitbucketServer, askpas
     assert [r.username for r in server.requests] == [None]  # no credential was ever sent
 
 
+def test_without_a_keyring_git_asks_and_store_says_how_to_get_one(
+        server: BitbucketServer, askpass: Askpass, no_keyring: None, tmp_path: Path) -> None:
+    """The helper stays silent (no guidance, no prompt, no probe): git asks the person, and
+    its `store` afterwards says in one line what to do."""
+    askpass.answer(username="alice", password=GOOD)
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"),
+                env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 0, clone.stderr
+    assert TOKEN_PAGE not in clone.stderr
+    said = [line for line in clone.stderr.splitlines() if line.startswith("bbtoken:")]
+    assert len(said) == 1 and "no keyring is available" in said[0], clone.stderr
+    assert "bbtoken.store file" in said[0] and "BBTOKEN_TOKEN" in said[0]
+    assert len(askpass.prompts()) == 2  # git's own, asked once
+    assert not any("git-credential-bbtoken" in r.agent for r in server.requests)
+    assert listed() == []
+
+
+def test_the_file_store_is_offered_a_token_without_a_keyring(
+        server: BitbucketServer, askpass: Askpass, no_keyring: None, tmp_path: Path) -> None:
+    assert run_git("config", "--global", "bbtoken.store", "file").returncode == 0
+    askpass.answer(username="alice", password=GOOD)
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"),
+                env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 0, clone.stderr
+    assert TOKEN_PAGE in clone.stderr  # the helper asked, and kept the token in the file
+    [row] = listed()
+    assert (row["url"], row["username"]) == (f"{server.url}/acme", "alice")
+    assert row["backend"].startswith("file")
+
+
 def clone_with_a_commit(server: BitbucketServer, token: str, work: Path) -> None:
     """A clone made with BBTOKEN_TOKEN (so nothing is stored) and one commit to push."""
     cloned = run("git", "clone", f"{server.url}/acme/widgets.git", str(work),

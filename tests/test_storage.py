@@ -14,6 +14,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,6 +198,22 @@ def test_no_keyring_get_is_silent_and_store_says_how_to_fix(no_keyring: object) 
     assert len(lines) == 1 and "bbtoken.store file" in lines[0]
     got = helper("get", record(protocol="https", host="example.com").encode())
     assert (got.returncode, got.stdout, got.stderr) == (0, b"", b"")
+    assert metadata() == []
+
+
+def test_no_keyring_get_on_bitbucket_is_silent_and_asks_nobody(
+        bitbucket_host: str, no_keyring: object, askpass: Any) -> None:
+    """Nothing stored, and nowhere to keep a token: no hint, no prompt (git asks itself)."""
+    fill_in = record(protocol="https", host=BB, path="ws/repo.git").encode()
+    askpass.answer(username="alice", password="typed-token")
+    for env in (None, dict(os.environ, GIT_ASKPASS=askpass.path)):
+        got = helper("get", fill_in, env=env)
+        assert (got.returncode, got.stdout, got.stderr) == (0, b"", b"")
+    assert askpass.prompts() == []
+    stored = helper("store", record(protocol="https", host=BB, path="ws/repo.git",
+                                    username="alice", password="typed-token").encode())
+    lines = stored.stderr.decode().strip().splitlines()
+    assert stored.returncode == 1 and len(lines) == 1 and "bbtoken.store file" in lines[0]
     assert metadata() == []
 
 

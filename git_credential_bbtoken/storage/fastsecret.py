@@ -17,7 +17,8 @@ and reads exactly the item keyring's `get_password` would read:
 
 `applies()` says whether keyring, left to itself, would use that backend at all: the caller
 uses the fast path only when it returns True *and* the entry's metadata records that keyring's
-SecretService backend stored the secret.
+SecretService backend stored the secret. `keyring_usable()` says, as cheaply, whether keyring
+has any backend that keeps secrets here (for a `get` with nothing stored).
 
 The D-Bus messages go through `dbusclient` (not jeepney: see there); the tests check the whole
 lookup against a real gnome-keyring.
@@ -31,9 +32,10 @@ import os
 import sys
 
 from git_credential_bbtoken.storage import dbusclient
+from git_credential_bbtoken.storage.dbusclient import BUS_IFACE, BUS_NAME, BUS_PATH, SECRETS
 
 __all__ = ["FastPathUnavailable", "SECRET_SERVICE_BACKEND", "applies", "keyring_config_path",
-           "lookup"]
+           "keyring_usable", "lookup"]
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"  # noqa: S105 - a class
 
@@ -60,8 +62,7 @@ def applies() -> bool:
     """True when keyring, without configuration, would pick its SecretService backend here:
     Linux or a BSD, PYTHON_KEYRING_BACKEND unset or naming that backend, no KEYRING_PROPERTY_*
     override, and no keyringrc.cfg in keyring's config root. Cheap: no import, no process."""
-    if not (sys.platform.startswith("linux") or "bsd" in sys.platform
-            or sys.platform.startswith("dragonfly")):
+    if not _secret_service_platform():
         return False
     chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
     if chosen is not None and chosen != SECRET_SERVICE_BACKEND:
@@ -78,11 +79,106 @@ def applies() -> bool:
     return True
 
 
+def _secret_service_platform() -> bool:
+    """Linux or a BSD: where keyring's default backend is the Secret Service, over D-Bus."""
+    return (sys.platform.startswith("linux") or "bsd" in sys.platform
+            or sys.platform.startswith("dragonfly"))
+
+
 def keyring_config_path() -> str:
-    """keyring 25's `platform_.config_root() / "keyringrc.cfg"` on Linux and the BSDs
-    (`_config_root_Linux`: $XDG_CONFIG_HOME, or ~/.config when it is unset or empty)."""
+    """keyring 25's `platform_.config_root() / "keyringrc.cfg"`: on Windows
+    (`_config_root_Windows`) in %LOCALAPPDATA% (else %ProgramData%); elsewhere, macOS too
+    (`_config_root_Linux`), in $XDG_CONFIG_HOME, or ~/.config when it is unset or empty."""
+    if sys.platform == "win32":
+        root = os.environ.get("LOCALAPPDATA", os.environ.get("ProgramData", "."))
+        return os.path.join(root, "Python Keyring", "keyringrc.cfg")
     root = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return os.path.join(root, "python_keyring", "keyringrc.cfg")
+
+
+def keyring_usable() -> bool | None:
+    """Whether keyring has a backend that keeps secrets here, when that is certain without
+    importing it; None when only keyring can tell. Cheap: no import, no process.
+
+    keyring's own configuration (PYTHON_KEYRING_BACKEND, keyringrc.cfg) decides: None. macOS
+    and Windows always have theirs (the Keychain, the Credential Locker): True. On Linux and
+    the BSDs every backend keyring brings speaks D-Bus: the Secret Service on the session
+    bus, running or activatable (what keyring's SecretService backend asks before it is
+    used), is True; no session bus to connect to is False, unless another package brings
+    keyring a backend (a plugin such as keyrings.alt): None, as for a bus without the Secret
+    Service (KWallet may be there). A bus that does not answer in time is taken as True:
+    keyring would wait on it without limit, and the `store` that follows says if it fails."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND") is not None:
+        return None
+    try:
+        if os.path.exists(keyring_config_path()):
+            return None
+    except (OSError, ValueError):
+        return None
+    if sys.platform in ("darwin", "win32"):
+        return True
+    if not _secret_service_platform():
+        return None
+    try:
+        present = _secret_service_on_bus()
+    except FastPathUnavailable:
+        return True
+    if present is None:
+        return None if _keyring_plugins() else False
+    return True if present else None
+
+
+def _secret_service_on_bus() -> bool | None:
+    """Whether the Secret Service is on the session bus, running or activatable (SecretStorage's
+    `check_service_availability`); None when there is no session bus to connect to. Raises
+    FastPathUnavailable when the bus does not answer in time, or not as a bus does."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        return None
+    try:
+        bus = dbusclient.Bus(address, TIMEOUT)
+    except dbusclient.BusUnavailable:
+        return None  # no unix socket to reach, nobody listening, or authentication refused
+    except Exception as exc:
+        raise FastPathUnavailable(f"the session bus did not answer ({type(exc).__name__})") \
+            from None
+    try:
+        (owned,) = bus.call(BUS_PATH, BUS_IFACE, "NameHasOwner", "s", (SECRETS,),
+                            destination=BUS_NAME)
+        if owned:
+            return True
+        (activatable,) = bus.call(BUS_PATH, BUS_IFACE, "ListActivatableNames",
+                                  destination=BUS_NAME)
+        return SECRETS in activatable
+    except Exception as exc:  # an error reply, a timeout, a dropped connection
+        raise FastPathUnavailable(f"the session bus did not answer ({type(exc).__name__})") \
+            from None
+    finally:
+        bus.close()
+
+
+def _keyring_plugins() -> bool:
+    """Whether a package other than keyring declares keyring backends (the entry points of
+    group `keyring.backends` that keyring loads), read from the packages' metadata on
+    sys.path as importlib.metadata finds it, without importing it."""
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            stem, _, suffix = name.rpartition(".")
+            if suffix not in ("dist-info", "egg-info") or \
+                    stem.partition("-")[0].lower() == "keyring":
+                continue
+            try:
+                with open(os.path.join(folder or ".", name, "entry_points.txt"),
+                          encoding="utf-8", errors="replace") as handle:
+                    if "[keyring.backends]" in handle.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def lookup(service: str, username: str) -> str | None:
