@@ -291,11 +291,8 @@ def ask_for_token(request: Request, io: Io,
     validation = _validate(request, username, token, email)
     if validation.can_clone is False or (operation == gitcommand.PUSH
                                          and validation.can_push is False):
-        from git_credential_bbtoken import explain
-
-        for problem in validation.problems:
-            if problem.severity == explain.ERROR:
-                io.say(problem.text())
+        for text in _why_it_cannot_work(request, validation):
+            io.say(text)
         return QUIT
     if validation.can_clone is True:
         _keep(request, username, token, email, validation, credentials, io)
@@ -303,6 +300,26 @@ def ask_for_token(request: Request, io: Io,
         for problem in validation.problems:
             io.say(problem.text())
     return [("username", username), ("password", token)]
+
+
+def _why_it_cannot_work(request: Request, validation: Validation) -> list[str]:
+    """What to say before telling git to quit with a token typed just now: why the clone
+    (its errors) or the push (its refusal: a warning for `login`, where the token still
+    clones, but the whole reason here) must fail. Never nothing."""
+    from git_credential_bbtoken import explain
+    from git_credential_bbtoken.explain import access, cloud, datacenter
+
+    push_refused = validation.can_clone is not False
+    push_ids = (cloud.WRITE_MISSING, access.ACCOUNT_CANNOT_PUSH, datacenter.DC_WRITE_MISSING)
+    texts = [problem.text() for problem in validation.problems
+             if (problem.id in push_ids if push_refused else problem.severity == explain.ERROR)]
+    if texts:
+        return texts
+    url = without_git_suffix(request.url)
+    need = "push" if push_refused else "clone"
+    why = validation.reasons.get(need) or "no reason given"
+    return [f"Bitbucket refused to let this token {need} {url} ({why}).\n"
+            f"Check the token, and see why, with: {bbtoken_command('login', url)}"]
 
 
 def _say_what_to_create(request: Request, where: str, operation: str, io: Io) -> None:

@@ -19,7 +19,7 @@ from git_credential_bbtoken.common import (
 )
 from git_credential_bbtoken.context import Request, environment_username, make_request, refusal
 from git_credential_bbtoken.matching import (
-    bitbucket_store_scope,
+    bitbucket_new_token_scope,
     find_for_erase,
     find_for_get,
     normalize_path,
@@ -205,7 +205,11 @@ def _answer_bearer(authtype: str, secret: str, expiry: int | None, record: Crede
 def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
                                  store: CredentialStore, io: Io) -> int:
     """Say why nothing matched when a near miss explains it, else ask the person (when git's
-    rules allow) and probe what they type."""
+    rules allow) and probe what they type. Nothing at all without a keyring to keep the
+    token in: git asks the person itself, and the `store` that follows says how to get one."""
+    if not store.can_keep(request.config.store):
+        log.debug("no keyring available; answering nothing")
+        return 0
     record = request.record
     same_host = [e for e in entries if (e.protocol, e.host) == (request.protocol, request.host)]
     if record.username is not None and same_host:
@@ -289,13 +293,13 @@ def store(record: Credential, io: Io) -> int:
     entries = credentials.entries()
     kind = request.config.kind
     if request.config.is_bitbucket:
-        # A new token replaces the one that served this request where it is kept (a
-        # repository login is not widened to its workspace, nor shadowed by it); otherwise
-        # it is kept for the workspace, to serve all of its repositories.
+        # git stores the token that served this request again after every success: then
+        # nothing changes. A new one is kept for the workspace, or in place of a login
+        # within it; never over a login for the whole host (bitbucket_new_token_scope).
         current = find_for_get(entries, request.protocol, request.host, record.path,
                                record.username, kind)
-        scope = current.path if current is not None else bitbucket_store_scope(record.path,
-                                                                               kind)
+        scope = bitbucket_new_token_scope(current.path if current is not None else None,
+                                          record.path, kind)
     else:
         scope = normalize_path(record.path)
         current = next((e for e in entries if e.key == (request.protocol, request.host,

@@ -122,5 +122,15 @@ def bitbucket_store_scope(path: str | None, kind: str) -> str:
     return parts[0]
 
 
+def bitbucket_new_token_scope(served: str | None, path: str | None, kind: str) -> str:
+    """Where a new token that git stores is kept on a Bitbucket host, `served` being the scope
+    of the entry that served the request (None: nothing did). In that entry's place when it
+    lies within the request's workspace (or project): a repository login is replaced, neither
+    widened to its workspace nor shadowed by a new workspace entry. Else for the workspace:
+    a broader login (the whole host) keeps its token for every other workspace."""
+    scope = bitbucket_store_scope(path, kind)
+    return served if served is not None and scope_covers(scope, served) else scope
+
+
 def _same_origin(entry: Scoped, protocol: str, host: str) -> bool:
     return entry.protocol == protocol and entry.host == host

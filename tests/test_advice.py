@@ -195,3 +195,27 @@ def test_datacenter_needs_a_username_to_ask_for_a_token(monkeypatch: pytest.Monk
                            "https://127.0.0.1:9/ws/repo.\nbbtoken: Create a personal one with "
                            "REPO_READ at https://127.0.0.1:9/plugins/servlet/access-tokens/"
                            "manage\n")
+
+
+@pytest.mark.parametrize(("operation", "can_clone", "can_push", "said"), [
+    ("push", True, False, "push https://127.0.0.1:9/ws/repo (git probe: 401)"),
+    ("fetch", False, False, "clone https://127.0.0.1:9/ws/repo (git probe: 401)"),
+])
+def test_a_typed_token_is_never_refused_without_a_reason(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, operation: str, can_clone: bool,
+        can_push: bool, said: str) -> None:
+    """A refusal that no explanation covers still says what was refused, before quit=1."""
+    from git_credential_bbtoken.checks.validation import Validation
+
+    refused = Validation(can_clone=can_clone, can_push=can_push,
+                         reasons={"clone": "git probe: 401", "push": "git probe: 401"})
+    monkeypatch.setattr(advice, "_validate", lambda *args: refused)
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", operation)
+    monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, "alice"))
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    request = nothing_stored("127.0.0.1:9", "cloud")
+    assert advice.ask_for_token(request, out, CredentialStore(out.say)) == advice.QUIT
+    text = out.stderr.getvalue()  # type: ignore[attr-defined]
+    assert f"bbtoken: Bitbucket refused to let this token {said}.\n" in text
+    assert "bbtoken: Check the token, and see why, with: git credential-bbtoken login " \
+        "https://127.0.0.1:9/ws/repo\n" in text

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import git_credential_bbtoken
-from git_credential_bbtoken.storage import fastsecret
+from git_credential_bbtoken.storage import dbusclient, fastsecret
 
 SERVICE = "git-credential-bbtoken:https://bitbucket.org"
 USER = "x-bitbucket-api-token-auth"
@@ -195,6 +195,13 @@ def test_keyrings_own_configuration_wins_over_the_backend_that_stored(
     assert "keyring.backends.null" in modules
 
 
+def test_get_with_nothing_stored_and_no_keyring_stays_light(no_keyring: None) -> None:
+    # Nowhere to keep a token: `get` answers nothing, and finds that out without keyring.
+    out, modules = _run("get", "protocol=https\nhost=bitbucket.org\npath=ws/repo.git\n\n")
+    assert out == ""
+    assert _loaded(modules, FORBIDDEN) == []
+
+
 def test_store_of_unchanged_token_does_not_touch_the_network(stored: str) -> None:
     _, modules = _run("store", f"protocol=https\nhost=bitbucket.org\nusername={USER}\n"
                       f"password={TOKEN}\n\n")
@@ -276,6 +283,58 @@ def test_bus_without_secret_service_is_undecided(secret_service, tmp_path: Path)
         daemon.wait(timeout=10)
 
 
+def test_keyring_usable_knows_the_secret_service(secret_service) -> None:
+    assert fastsecret.keyring_usable() is True
+
+
+def test_keyring_usable_without_a_bus_unless_a_plugin_may_bring_one(
+        no_keyring: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert fastsecret.keyring_usable() is False
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS")
+    assert fastsecret.keyring_usable() is False
+    # keyrings.alt and the like keep secrets without D-Bus: keyring must decide.
+    plugin = tmp_path / "site" / "keyrings.alt-5.0.dist-info"
+    plugin.mkdir(parents=True)
+    (plugin / "entry_points.txt").write_text("[keyring.backends]\nfile = keyrings.alt.file\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert fastsecret.keyring_usable() is None
+
+
+@pytest.mark.parametrize("configured", ["environment", "config file"])
+def test_keyring_usable_leaves_keyrings_configuration_to_keyring(
+        no_keyring: None, monkeypatch: pytest.MonkeyPatch, configured: str) -> None:
+    if configured == "environment":
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    else:
+        config = Path(fastsecret.keyring_config_path())
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n")
+    assert fastsecret.keyring_usable() is None
+
+
+@pytest.mark.parametrize("activatable", [True, False])
+def test_keyring_usable_on_a_bus_without_the_secret_service_running(
+        secret_service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        activatable: bool) -> None:
+    # The stock session bus starts gnome-keyring on demand: keyring's SecretService backend
+    # counts that as there. A bus that cannot start it either: keyring decides (KWallet?).
+    from rig.secret_service import BUS_CONFIG
+
+    config = tmp_path / "bus.conf"
+    config.write_text(BUS_CONFIG.format(socket=tmp_path / "bus"))
+    daemon = subprocess.Popen(["dbus-daemon", "--nofork", "--print-address=1",
+                               "--session" if activatable else f"--config-file={config}",
+                               f"--address=unix:path={tmp_path / 'bus'}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert daemon.stdout is not None
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", daemon.stdout.readline().decode().strip())
+        assert fastsecret.keyring_usable() is (True if activatable else None)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
 def test_messages_match_jeepney_marshalling() -> None:
     from jeepney import DBusAddress, new_method_call
 
@@ -291,8 +350,8 @@ def test_messages_match_jeepney_marshalling() -> None:
         theirs = new_method_call(DBusAddress(path, "org.freedesktop.secrets", interface),
                                  member, signature, body)
         theirs.header.flags = 2  # NO_AUTO_START, as ours
-        ours = fastsecret._method_call(9, "org.freedesktop.secrets", path, interface, member,
-                                       signature, body)
+        ours = dbusclient.method_call(9, "org.freedesktop.secrets", path, interface, member,
+                                      signature, body)
         assert ours == theirs.serialise(serial=9), member
 
 

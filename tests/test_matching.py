@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from git_credential_bbtoken.matching import (
+    bitbucket_new_token_scope,
     bitbucket_store_scope,
     find_for_erase,
     find_for_get,
@@ -142,3 +143,17 @@ def test_erase_on_generic_host_is_a_pattern() -> None:
 ])
 def test_store_scope(path: str | None, kind: str, scope: str) -> None:
     assert bitbucket_store_scope(path, kind) == scope
+
+
+@pytest.mark.parametrize("served, path, kind, scope", [
+    (None, "ws/repo.git", "cloud", "ws"),  # nothing served: the workspace
+    ("", "ws/repo.git", "cloud", "ws"),  # a host-wide login keeps its token
+    ("ws", "ws/repo.git", "cloud", "ws"),
+    ("ws/repo", "ws/repo.git", "cloud", "ws/repo"),  # a repository login is replaced
+    ("ws/repo.git", "ws/repo.git/info/lfs", "cloud", "ws/repo.git"),
+    ("", None, "cloud", ""),  # no path: the host
+    ("", "scm/PROJ/repo.git", "datacenter", "scm/PROJ"),
+    ("scm/PROJ/repo", "scm/PROJ/repo.git", "datacenter", "scm/PROJ/repo"),
+])
+def test_new_token_scope(served: str | None, path: str | None, kind: str, scope: str) -> None:
+    assert bitbucket_new_token_scope(served, path, kind) == scope

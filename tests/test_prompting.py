@@ -27,6 +27,7 @@ from rig.server import BitbucketServer
 READ = "read:repository:bitbucket"
 WRITE = "write:repository:bitbucket"
 GOOD = "ATATT3xFfGF0-prompt-good-0123456789abcdefghijklmnopqrstuvwxyzA"
+READ_ONLY = "ATATT3xFfGF0-prompt-read-only-0123456789abcdefghijklmnopqrstu"
 TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"
 
 
@@ -202,6 +203,82 @@ def test_nobody_to_ask_returns_without_prompting(server: BitbucketServer, askpas
     assert askpass.prompts() == []
     assert listed() == []
     assert [r.username for r in server.requests] == [None]  # no credential was ever sent
+
+
+def test_without_a_keyring_git_asks_and_store_says_how_to_get_one(
+        server: BitbucketServer, askpass: Askpass, no_keyring: None, tmp_path: Path) -> None:
+    """The helper stays silent (no guidance, no prompt, no probe): git asks the person, and
+    its `store` afterwards says in one line what to do."""
+    askpass.answer(username="alice", password=GOOD)
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"),
+                env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 0, clone.stderr
+    assert TOKEN_PAGE not in clone.stderr
+    said = [line for line in clone.stderr.splitlines() if line.startswith("bbtoken:")]
+    assert len(said) == 1 and "no keyring is available" in said[0], clone.stderr
+    assert "bbtoken.store file" in said[0] and "BBTOKEN_TOKEN" in said[0]
+    assert len(askpass.prompts()) == 2  # git's own, asked once
+    assert not any("git-credential-bbtoken" in r.agent for r in server.requests)
+    assert listed() == []
+
+
+def test_the_file_store_is_offered_a_token_without_a_keyring(
+        server: BitbucketServer, askpass: Askpass, no_keyring: None, tmp_path: Path) -> None:
+    assert run_git("config", "--global", "bbtoken.store", "file").returncode == 0
+    askpass.answer(username="alice", password=GOOD)
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"),
+                env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 0, clone.stderr
+    assert TOKEN_PAGE in clone.stderr  # the helper asked, and kept the token in the file
+    [row] = listed()
+    assert (row["url"], row["username"]) == (f"{server.url}/acme", "alice")
+    assert row["backend"].startswith("file")
+
+
+def clone_with_a_commit(server: BitbucketServer, token: str, work: Path) -> None:
+    """A clone made with BBTOKEN_TOKEN (so nothing is stored) and one commit to push."""
+    cloned = run("git", "clone", f"{server.url}/acme/widgets.git", str(work),
+                 env=env_with(BBTOKEN_TOKEN=token))
+    assert cloned.returncode == 0, cloned.stderr
+    (work / "new.txt").write_text("change\n")
+    for args in (["add", "new.txt"],
+                 ["-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-m", "c"]):
+        done = run("git", *args, cwd=work)
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("cause", ["scope", "permission"])
+def test_a_typed_token_that_cannot_push_is_explained_before_git_quits(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path, cause: str) -> None:
+    """Never quit without saying why: the push refusal is the whole reason here, though
+    `login` counts it a warning (such a token still clones)."""
+    if cause == "scope":
+        server.add_token(READ_ONLY, "alice", scopes=[READ])
+        token = READ_ONLY
+    else:  # the token may push; the account may only read the repository
+        server.set_permission("alice", "acme/widgets", "read")
+        token = GOOD
+    work = tmp_path / "w"
+    clone_with_a_commit(server, token, work)
+    askpass.answer(username="", password=token)
+    pushed = run("git", "push", "origin", "HEAD:main", cwd=work,
+                 env=env_with(GIT_ASKPASS=askpass.path))
+    assert pushed.returncode != 0
+    said = pushed.stderr
+    url = f"{server.url}/acme/widgets"
+    why = (f"The token cannot push to {url}: it lacks {WRITE}" if cause == "scope"
+           else "workspace admin")
+    quit_line = "fatal: credential helper 'bbtoken' told us to quit"
+    assert why in said and quit_line in said, said
+    # the guidance (before the prompt), then the reason, then git's quit
+    assert said.index(TOKEN_PAGE) < said.index(why) < said.index(quit_line)
+    if cause == "scope":
+        fix = said[said.index(why):said.index(quit_line)]
+        assert TOKEN_PAGE in fix and f"git credential-bbtoken login {url}" in fix
+    assert "The requested URL returned error" not in pushed.stderr
+    assert len(askpass.prompts()) == 2  # the helper's; git asked nothing after the quit
+    assert listed() == []
+    assert token not in pushed.stderr
 
 
 def test_credential_interactive_false_prevents_asking(server: BitbucketServer,

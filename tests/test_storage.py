@@ -14,6 +14,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,6 +201,22 @@ def test_no_keyring_get_is_silent_and_store_says_how_to_fix(no_keyring: object) 
     assert metadata() == []
 
 
+def test_no_keyring_get_on_bitbucket_is_silent_and_asks_nobody(
+        bitbucket_host: str, no_keyring: object, askpass: Any) -> None:
+    """Nothing stored, and nowhere to keep a token: no hint, no prompt (git asks itself)."""
+    fill_in = record(protocol="https", host=BB, path="ws/repo.git").encode()
+    askpass.answer(username="alice", password="typed-token")
+    for env in (None, dict(os.environ, GIT_ASKPASS=askpass.path)):
+        got = helper("get", fill_in, env=env)
+        assert (got.returncode, got.stdout, got.stderr) == (0, b"", b"")
+    assert askpass.prompts() == []
+    stored = helper("store", record(protocol="https", host=BB, path="ws/repo.git",
+                                    username="alice", password="typed-token").encode())
+    lines = stored.stderr.decode().strip().splitlines()
+    assert stored.returncode == 1 and len(lines) == 1 and "bbtoken.store file" in lines[0]
+    assert metadata() == []
+
+
 def test_file_store_works_without_keyring(no_keyring: object) -> None:
     subprocess.run(["git", "config", "--global", "bbtoken.store", "file"], check=True)
     approve(protocol="https", host="example.com", username="u", password="filed")
@@ -247,3 +264,22 @@ def test_new_token_replaces_the_repository_login_that_served(bitbucket_host: str
     assert [(e["path"], e["username"]) for e in metadata()] == [
         ("ws/repo", "x-bitbucket-api-token-auth")]
     assert fill(protocol="https", host=BB, path="ws/repo.git")["password"] == "new-token"
+
+
+def test_a_new_token_for_a_workspace_leaves_the_host_wide_login_alone(
+        bitbucket_host: str) -> None:
+    login = subprocess.run(["git", "credential-bbtoken", "login", BB_URL, "--token-stdin"],
+                           input="host-token\n", capture_output=True, text=True)
+    assert login.returncode == 0, login.stderr
+    approve(protocol="https", host=BB, path="ws/repo.git",
+            username="x-bitbucket-api-token-auth", password="ws-token")
+    assert [(e["path"], e["username"]) for e in metadata()] == [
+        ("", "x-bitbucket-api-token-auth"), ("ws", "x-bitbucket-api-token-auth")]
+    assert fill(protocol="https", host=BB, path="ws/other.git")["password"] == "ws-token"
+    assert fill(protocol="https", host=BB, path="ws2/repo.git")["password"] == "host-token"
+    # git stores the token that served after every success: nothing is written then.
+    before = (data_dir() / "credentials.json").read_bytes()
+    for path, token in (("ws2/repo.git", "host-token"), ("ws/repo.git", "ws-token")):
+        approve(protocol="https", host=BB, path=path, username="x-bitbucket-api-token-auth",
+                password=token)
+    assert (data_dir() / "credentials.json").read_bytes() == before

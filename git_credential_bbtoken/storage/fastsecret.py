@@ -17,13 +17,11 @@ and reads exactly the item keyring's `get_password` would read:
 
 `applies()` says whether keyring, left to itself, would use that backend at all: the caller
 uses the fast path only when it returns True *and* the entry's metadata records that keyring's
-SecretService backend stored the secret.
+SecretService backend stored the secret. `keyring_usable()` says, as cheaply, whether keyring
+has any backend that keeps secrets here (for a `get` with nothing stored).
 
-Why not jeepney (which SecretStorage uses, so it is installed anyway)? Importing
-`jeepney.io.blocking` costs more than a whole `git credential fill` through git's C libsecret
-helper (it pulls in typing, enum, selectors, socket, ...). The few D-Bus messages needed here
-are marshalled below with `_socket` and `struct` only; the tests check every message against
-jeepney's own marshalling and the whole lookup against a real gnome-keyring.
+The D-Bus messages go through `dbusclient` (not jeepney: see there); the tests check the whole
+lookup against a real gnome-keyring.
 
 Nothing here writes, prompts, or puts a secret in an exception message.
 """
@@ -33,12 +31,11 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from git_credential_bbtoken.storage import dbusclient
+from git_credential_bbtoken.storage.dbusclient import BUS_IFACE, BUS_NAME, BUS_PATH, SECRETS
 
 __all__ = ["FastPathUnavailable", "SECRET_SERVICE_BACKEND", "applies", "keyring_config_path",
-           "lookup"]
+           "keyring_usable", "lookup"]
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"  # noqa: S105 - a class
 
@@ -49,7 +46,6 @@ SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"  # noqa: S105 
 # GLib assertion) when dozens of clients queue on a loaded machine.
 TIMEOUT = 2.0
 
-_BUS_NAME = "org.freedesktop.secrets"
 _SERVICE_PATH = "/org/freedesktop/secrets"
 _DEFAULT_COLLECTION = "/org/freedesktop/secrets/aliases/default"
 _SERVICE_IFACE = "org.freedesktop.Secret.Service"
@@ -66,8 +62,7 @@ def applies() -> bool:
     """True when keyring, without configuration, would pick its SecretService backend here:
     Linux or a BSD, PYTHON_KEYRING_BACKEND unset or naming that backend, no KEYRING_PROPERTY_*
     override, and no keyringrc.cfg in keyring's config root. Cheap: no import, no process."""
-    if not (sys.platform.startswith("linux") or "bsd" in sys.platform
-            or sys.platform.startswith("dragonfly")):
+    if not _secret_service_platform():
         return False
     chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
     if chosen is not None and chosen != SECRET_SERVICE_BACKEND:
@@ -84,27 +79,113 @@ def applies() -> bool:
     return True
 
 
+def _secret_service_platform() -> bool:
+    """Linux or a BSD: where keyring's default backend is the Secret Service, over D-Bus."""
+    return (sys.platform.startswith("linux") or "bsd" in sys.platform
+            or sys.platform.startswith("dragonfly"))
+
+
 def keyring_config_path() -> str:
-    """keyring 25's `platform_.config_root() / "keyringrc.cfg"` on Linux and the BSDs
-    (`_config_root_Linux`: $XDG_CONFIG_HOME, or ~/.config when it is unset or empty)."""
+    """keyring 25's `platform_.config_root() / "keyringrc.cfg"`: on Windows
+    (`_config_root_Windows`) in %LOCALAPPDATA% (else %ProgramData%); elsewhere, macOS too
+    (`_config_root_Linux`), in $XDG_CONFIG_HOME, or ~/.config when it is unset or empty."""
+    if sys.platform == "win32":
+        root = os.environ.get("LOCALAPPDATA", os.environ.get("ProgramData", "."))
+        return os.path.join(root, "Python Keyring", "keyringrc.cfg")
     root = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return os.path.join(root, "python_keyring", "keyringrc.cfg")
+
+
+def keyring_usable() -> bool | None:
+    """Whether keyring has a backend that keeps secrets here, when that is certain without
+    importing it; None when only keyring can tell. Cheap: no import, no process.
+
+    keyring's own configuration (PYTHON_KEYRING_BACKEND, keyringrc.cfg) decides: None. macOS
+    and Windows always have theirs (the Keychain, the Credential Locker): True. On Linux and
+    the BSDs every backend keyring brings speaks D-Bus: the Secret Service on the session
+    bus, running or activatable (what keyring's SecretService backend asks before it is
+    used), is True; no session bus to connect to is False, unless another package brings
+    keyring a backend (a plugin such as keyrings.alt): None, as for a bus without the Secret
+    Service (KWallet may be there). A bus that does not answer in time is taken as True:
+    keyring would wait on it without limit, and the `store` that follows says if it fails."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND") is not None:
+        return None
+    try:
+        if os.path.exists(keyring_config_path()):
+            return None
+    except (OSError, ValueError):
+        return None
+    if sys.platform in ("darwin", "win32"):
+        return True
+    if not _secret_service_platform():
+        return None
+    try:
+        present = _secret_service_on_bus()
+    except FastPathUnavailable:
+        return True
+    if present is None:
+        return None if _keyring_plugins() else False
+    return True if present else None
+
+
+def _secret_service_on_bus() -> bool | None:
+    """Whether the Secret Service is on the session bus, running or activatable (SecretStorage's
+    `check_service_availability`); None when there is no session bus to connect to. Raises
+    FastPathUnavailable when the bus does not answer in time, or not as a bus does."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        return None
+    try:
+        bus = dbusclient.Bus(address, TIMEOUT)
+    except dbusclient.BusUnavailable:
+        return None  # no unix socket to reach, nobody listening, or authentication refused
+    except Exception as exc:
+        raise FastPathUnavailable(f"the session bus did not answer ({type(exc).__name__})") \
+            from None
+    try:
+        (owned,) = bus.call(BUS_PATH, BUS_IFACE, "NameHasOwner", "s", (SECRETS,),
+                            destination=BUS_NAME)
+        if owned:
+            return True
+        (activatable,) = bus.call(BUS_PATH, BUS_IFACE, "ListActivatableNames",
+                                  destination=BUS_NAME)
+        return SECRETS in activatable
+    except Exception as exc:  # an error reply, a timeout, a dropped connection
+        raise FastPathUnavailable(f"the session bus did not answer ({type(exc).__name__})") \
+            from None
+    finally:
+        bus.close()
+
+
+def _keyring_plugins() -> bool:
+    """Whether a package other than keyring declares keyring backends (the entry points of
+    group `keyring.backends` that keyring loads), read from the packages' metadata on
+    sys.path as importlib.metadata finds it, without importing it."""
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            stem, _, suffix = name.rpartition(".")
+            if suffix not in ("dist-info", "egg-info") or \
+                    stem.partition("-")[0].lower() == "keyring":
+                continue
+            try:
+                with open(os.path.join(folder or ".", name, "entry_points.txt"),
+                          encoding="utf-8", errors="replace") as handle:
+                    if "[keyring.backends]" in handle.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def lookup(service: str, username: str) -> str | None:
     """The secret keyring's SecretService backend would return for (service, username);
     None when the unlocked default collection holds no such item. Raises FastPathUnavailable
     whenever that cannot be decided quickly and for certain."""
-    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    if not address:
-        raise FastPathUnavailable("no D-Bus session bus")
-    try:
-        bus = _Bus(address)
-    except FastPathUnavailable:
-        raise
-    except Exception as exc:
-        raise FastPathUnavailable(f"cannot connect to the session bus ({type(exc).__name__})") \
-            from None
+    bus = _connect()
     try:
         (items,) = bus.call(_DEFAULT_COLLECTION, _COLLECTION_IFACE, "SearchItems", "a{ss}",
                             ({"username": username, "service": service},))
@@ -125,7 +206,9 @@ def lookup(service: str, username: str) -> str | None:
         return bytes(value).decode("utf-8")
     except FastPathUnavailable:
         raise
-    except _DBusError as exc:
+    except dbusclient.BusUnavailable as exc:
+        raise FastPathUnavailable(str(exc)) from None
+    except dbusclient.DBusError as exc:
         raise FastPathUnavailable(f"Secret Service error {exc}") from None
     except Exception as exc:  # a timeout, a dropped connection, an unexpected reply
         raise FastPathUnavailable(f"Secret Service lookup failed ({type(exc).__name__})") \
@@ -134,328 +217,15 @@ def lookup(service: str, username: str) -> str | None:
         bus.close()
 
 
-# -- a minimal D-Bus client: method calls and their replies, nothing else -------------------
-
-
-class _DBusError(Exception):
-    """An error reply; only its name (e.g. org.freedesktop.Secret.Error.IsLocked) is kept."""
-
-
-_HEADER_PATH, _HEADER_INTERFACE, _HEADER_MEMBER, _HEADER_ERROR_NAME = 1, 2, 3, 4
-_HEADER_REPLY_SERIAL, _HEADER_DESTINATION, _HEADER_SIGNATURE = 5, 6, 8
-_METHOD_CALL, _METHOD_RETURN, _ERROR = 1, 2, 3
-_NO_AUTO_START = 0x2
-_MAX_MESSAGE = 1 << 20  # our replies are tiny; anything larger is not what we asked for
-
-
-def _socket_addresses(address: str) -> list[str]:
-    """The unix socket addresses in a D-Bus address list (`unix:path=` / `unix:abstract=`)."""
-    found = []
-    for entry in address.split(";"):
-        transport, _, params = entry.partition(":")
-        if transport != "unix":
-            continue
-        values = {}
-        for pair in params.split(","):
-            key, _, value = pair.partition("=")
-            values[key] = _unescape(value)
-        if "path" in values:
-            found.append(values["path"])
-        elif "abstract" in values:
-            found.append("\0" + values["abstract"])
-    return found
-
-
-def _unescape(value: str) -> str:
-    if "%" not in value:
-        return value
-    raw = value.encode("utf-8")
-    out = bytearray()
-    i = 0
-    while i < len(raw):
-        if raw[i] == 0x25 and i + 3 <= len(raw):  # %XX
-            out.append(int(raw[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(raw[i])
-            i += 1
-    return out.decode("utf-8", "surrogateescape")
-
-
-class _Bus:
-    def __init__(self, address: str) -> None:
-        import _socket
-        import time
-
-        self._monotonic = time.monotonic
-        self._deadline = time.monotonic() + TIMEOUT
-        self._serial = 0
-        self._buffer = b""
-        self._sock = None
-        targets = _socket_addresses(address)
-        if not targets:
-            raise FastPathUnavailable("no unix socket in DBUS_SESSION_BUS_ADDRESS")
-        error: Exception | None = None
-        for target in targets:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self._remaining())
-                sock.connect(target)
-            except OSError as exc:
-                sock.close()
-                error = exc
-                continue
-            self._sock = sock
-            break
-        if self._sock is None:
-            raise FastPathUnavailable(f"cannot connect to the session bus "
-                                      f"({type(error).__name__})")
-        self._authenticate()
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def _remaining(self) -> float:
-        left = self._deadline - self._monotonic()
-        if left <= 0:
-            raise TimeoutError("the Secret Service did not answer in time")
-        return left
-
-    def _send(self, data: bytes) -> None:
-        assert self._sock is not None
-        self._sock.settimeout(self._remaining())
-        self._sock.sendall(data)
-
-    def _recv(self) -> bytes:
-        assert self._sock is not None
-        self._sock.settimeout(self._remaining())
-        chunk = self._sock.recv(65536)
-        if not chunk:
-            raise ConnectionResetError("the bus closed the connection")
-        return chunk
-
-    def _authenticate(self) -> None:
-        uid = str(os.geteuid()).encode("ascii").hex().encode("ascii")
-        self._send(b"\0AUTH EXTERNAL " + uid + b"\r\n")
-        while b"\r\n" not in self._buffer:
-            self._buffer += self._recv()
-            if len(self._buffer) > 4096:
-                raise FastPathUnavailable("unexpected answer from the bus")
-        line, _, self._buffer = self._buffer.partition(b"\r\n")
-        if not line.startswith(b"OK "):
-            raise FastPathUnavailable("the session bus refused authentication")
-        self._send(b"BEGIN\r\n")
-        # Every connection must say Hello before the bus routes its calls.
-        self.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello",
-                  destination="org.freedesktop.DBus")
-
-    def call(self, path: str, interface: str, member: str, signature: str = "",
-             body: tuple[Any, ...] = (), destination: str = _BUS_NAME) -> tuple[Any, ...]:
-        self._serial += 1
-        serial = self._serial
-        self._send(_method_call(serial, destination, path, interface, member, signature, body))
-        while True:
-            kind, fields, reply_body = self._read_message()
-            if fields.get(_HEADER_REPLY_SERIAL) != serial:
-                continue  # a signal (NameAcquired) or anything else: not ours
-            if kind == _ERROR:
-                raise _DBusError(str(fields.get(_HEADER_ERROR_NAME, "unknown error")))
-            if kind != _METHOD_RETURN:
-                raise FastPathUnavailable("unexpected message from the bus")
-            return reply_body
-
-    def _read_message(self) -> tuple[int, dict[int, Any], tuple[Any, ...]]:
-        import struct
-
-        while True:
-            if len(self._buffer) >= 16:
-                endian = {0x6C: "<", 0x42: ">"}.get(self._buffer[0])
-                if endian is None:
-                    raise FastPathUnavailable("malformed message from the bus")
-                body_len, _, fields_len = struct.unpack_from(endian + "III", self._buffer, 4)
-                header_len = 16 + fields_len + (-fields_len % 8)
-                total = header_len + body_len
-                if total > _MAX_MESSAGE:
-                    raise FastPathUnavailable("oversized message from the bus")
-                if len(self._buffer) >= total:
-                    message, self._buffer = self._buffer[:total], self._buffer[total:]
-                    break
-            self._buffer += self._recv()
-        reader = _Reader(message, endian)
-        reader.pos = 12
-        (raw_fields,) = reader.read("a(yv)")
-        fields = {code: value for code, (_, value) in raw_fields}
-        reader.pos = header_len
-        signature = fields.get(_HEADER_SIGNATURE, "")
-        body = reader.read(signature) if signature else ()
-        return message[1], fields, body
-
-
-def _method_call(serial: int, destination: str, path: str, interface: str, member: str,
-                 signature: str, body: tuple[Any, ...]) -> bytes:
-    fields = [(_HEADER_PATH, ("o", path)), (_HEADER_INTERFACE, ("s", interface)),
-              (_HEADER_MEMBER, ("s", member)), (_HEADER_DESTINATION, ("s", destination))]
-    if signature:
-        fields.append((_HEADER_SIGNATURE, ("g", signature)))
-    payload = _Writer()
-    if signature:
-        payload.write(signature, body)
-    header = _Writer()
-    # NO_AUTO_START: a Secret Service that is not running is keyring's to start.
-    header.write("yyyyuua(yv)", (0x6C, _METHOD_CALL, _NO_AUTO_START, 1, len(payload.data),
-                                 serial, fields))
-    header.pad(8)
-    return bytes(header.data + payload.data)
-
-
-_FIXED = {"y": "B", "b": "I", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q",
-          "d": "d", "h": "I"}
-_ALIGN = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "h": 4,
-          "s": 4, "o": 4, "g": 1, "a": 4, "(": 8, "{": 8, "v": 1}
-
-
-def _split(signature: str) -> list[str]:
-    """Complete types of a signature: "a{ss}sv" -> ["a{ss}", "s", "v"]."""
-    types, i = [], 0
-    while i < len(signature):
-        j = _type_end(signature, i)
-        types.append(signature[i:j])
-        i = j
-    return types
-
-
-def _type_end(signature: str, i: int) -> int:
-    char = signature[i]
-    if char == "a":
-        return _type_end(signature, i + 1)
-    if char in "({":
-        depth, j = 0, i
-        while True:
-            if signature[j] in "({":
-                depth += 1
-            elif signature[j] in ")}":
-                depth -= 1
-                if depth == 0:
-                    return j + 1
-            j += 1
-    if char in _ALIGN:
-        return i + 1
-    raise ValueError("unsupported D-Bus type")
-
-
-class _Writer:
-    """Little-endian D-Bus marshalling of the few types our calls send."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def pad(self, alignment: int) -> None:
-        self.data += b"\0" * (-len(self.data) % alignment)
-
-    def write(self, signature: str, values: Any) -> None:
-        import struct
-
-        for code, value in zip(_split(signature), values):
-            self._one(code, value, struct)
-
-    def _one(self, code: str, value: Any, struct: Any) -> None:
-        first = code[0]
-        self.pad(_ALIGN[first])
-        if first in _FIXED:
-            self.data += struct.pack("<" + _FIXED[first], value)
-        elif first in "so":
-            raw = value.encode("utf-8")
-            self.data += struct.pack("<I", len(raw)) + raw + b"\0"
-        elif first == "g":
-            raw = value.encode("ascii")
-            self.data += bytes((len(raw),)) + raw + b"\0"
-        elif first == "v":
-            inner, inner_value = value
-            self._one("g", inner, struct)
-            self._one(inner, inner_value, struct)
-        elif first == "(":
-            for part, part_value in zip(_split(code[1:-1]), value):
-                self._one(part, part_value, struct)
-        elif first == "a":
-            self._array(code[1:], value, struct)
-        else:
-            raise ValueError("unsupported D-Bus type")
-
-    def _array(self, element: str, value: Any, struct: Any) -> None:
-        """An array (or a dict, `a{kv}`): its byte length first, patched in at the end."""
-        self.data += b"\0\0\0\0"
-        length_at = len(self.data) - 4
-        self.pad(_ALIGN[element[0]])
-        start = len(self.data)
-        if element[0] == "{":
-            key, item = _split(element[1:-1])
-            for k, v in value.items():
-                self.pad(8)
-                self._one(key, k, struct)
-                self._one(item, v, struct)
-        else:
-            for item_value in value:
-                self._one(element, item_value, struct)
-        struct.pack_into("<I", self.data, length_at, len(self.data) - start)
-
-
-class _Reader:
-    """D-Bus unmarshalling of any (non-fd) type, for replies."""
-
-    def __init__(self, data: bytes, endian: str) -> None:
-        import struct
-
-        self.data = data
-        self.endian = endian
-        self.pos = 0
-        self._struct = struct
-
-    def read(self, signature: str) -> tuple[Any, ...]:
-        return tuple(self._one(code) for code in _split(signature))
-
-    def _align(self, alignment: int) -> None:
-        self.pos += -self.pos % alignment
-
-    def _one(self, code: str) -> Any:
-        first = code[0]
-        self._align(_ALIGN[first])
-        unpack = self._struct.unpack_from
-        if first in _FIXED:
-            fmt = self.endian + _FIXED[first]
-            (value,) = unpack(fmt, self.data, self.pos)
-            self.pos += self._struct.calcsize(fmt)
-            return bool(value) if first == "b" else value
-        if first in "so":
-            (length,) = unpack(self.endian + "I", self.data, self.pos)
-            start = self.pos + 4
-            self.pos = start + length + 1
-            return self.data[start:start + length].decode("utf-8")
-        if first == "g":
-            length = self.data[self.pos]
-            start = self.pos + 1
-            self.pos = start + length + 1
-            return self.data[start:start + length].decode("ascii")
-        if first == "v":
-            inner = self._one("g")
-            return (inner, self._one(inner))
-        if first in "({":
-            return tuple(self._one(part) for part in _split(code[1:-1]))
-        if first == "a":
-            (length,) = unpack(self.endian + "I", self.data, self.pos)
-            self.pos += 4
-            element = code[1:]
-            self._align(_ALIGN[element[0]])
-            end = self.pos + length
-            if element == "y":
-                value = self.data[self.pos:end]
-                self.pos = end
-                return bytes(value)
-            items = []
-            while self.pos < end:
-                items.append(self._one(element))
-            if element[0] == "{":
-                return dict(items)
-            return items
-        raise ValueError("unsupported D-Bus type")
+def _connect() -> dbusclient.Bus:
+    """The session bus, connected within TIMEOUT; else FastPathUnavailable."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        raise FastPathUnavailable("no D-Bus session bus")
+    try:
+        return dbusclient.Bus(address, TIMEOUT)
+    except dbusclient.BusUnavailable as exc:
+        raise FastPathUnavailable(str(exc)) from None
+    except Exception as exc:
+        raise FastPathUnavailable(f"cannot connect to the session bus ({type(exc).__name__})") \
+            from None

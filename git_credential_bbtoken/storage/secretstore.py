@@ -21,6 +21,8 @@ discovery.
 
 from __future__ import annotations
 
+import sys
+
 from git_credential_bbtoken import debug, jsonread
 from git_credential_bbtoken.errors import BbtokenError
 from git_credential_bbtoken.storage.metadata import MetadataError, open_private, write_private_file
@@ -93,6 +95,18 @@ class KeyringSecrets:
             return True
         except SecretStoreError:
             return False
+
+    def usable(self) -> bool:
+        """`available`, known without importing keyring where that is certain
+        (`fastsecret.keyring_usable`), unless this process already did (it may have chosen
+        its own backend: `keyring.set_keyring`)."""
+        if self._backend is None and "keyring" not in sys.modules:
+            from git_credential_bbtoken.storage import fastsecret
+
+            known = fastsecret.keyring_usable()
+            if known is not None:
+                return known
+        return self.available()
 
     def backend_id(self) -> str:
         """The keyring backend's class, e.g. `keyring.backends.SecretService.Keyring`."""

@@ -133,6 +133,12 @@ class CredentialStore:
     def backend(self, name: str) -> SecretBackend:
         return self._backends.get(name, self._backends["keyring"])
 
+    def can_keep(self, name: str) -> bool:
+        """Whether a secret could be kept in the backend `name` (`bbtoken.store`): the file
+        always, the keyring when one is usable (cheaply known where it can be)."""
+        backend = self.backend(name)
+        return not isinstance(backend, KeyringSecrets) or backend.usable()
+
     # -- reading (no lock) ----------------------------------------------------------------
 
     def entries(self) -> list[Entry]:
