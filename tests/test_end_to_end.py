@@ -336,6 +336,32 @@ def test_logout_removes_what_login_stored(server: BitbucketServer,
     assert again.returncode == 0 and f"nothing is stored for {url}" in again.stderr
 
 
+def test_logout_of_a_url_with_several_users(server: BitbucketServer) -> None:
+    # `login URL` stores for x-bitbucket-api-token-auth, so `logout URL` removes that one and
+    # says which it kept; --username and --all name the others.
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    url = f"{server.url}/acme/widgets"
+    for extra in ([], ["--username", "alice"], ["--username", "bob", "--force"]):
+        assert login(server, GOOD, *extra).returncode == 0
+    logout = bbtoken("logout", url)
+    assert logout.returncode == 0, logout.stderr
+    assert f"removed the token for {url} (x-bitbucket-api-token-auth)" in logout.stderr
+    assert f"kept the token for {url} (alice): add --username alice, or use --all" \
+        in logout.stderr
+    assert sorted(row["username"] for row in listed()) == ["alice", "bob"]
+    # Without the default user, nothing is guessed: one line, exit 2, nothing removed.
+    ambiguous = bbtoken("logout", url)
+    assert ambiguous.returncode == 2
+    assert ambiguous.stderr.strip().endswith(
+        f"several users are stored for {url} (alice, bob): name one with --username, or use "
+        "--all")
+    assert len(listed()) == 2
+    alice = bbtoken("logout", url, "--username", "alice")
+    assert alice.returncode == 0 and [row["username"] for row in listed()] == ["bob"]
+    everyone = bbtoken("logout", url, "--all")
+    assert everyone.returncode == 0 and listed() == []
+
+
 # -- a repository URL with or without .git: one scope (contract, section 2) --------------------
 
 OTHER = "ATATT3xFfGF0-other-token-0123456789abcdefghijklmnopqrstuvwxy"

@@ -9,7 +9,7 @@ from typing import Any
 
 from git_credential_bbtoken.checks.validation import Validation, scopes_text
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import days_left, utc_date_text
+from git_credential_bbtoken.common import TOKEN_USERNAME, days_left, utc_date_text
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import request_for_url
 from git_credential_bbtoken.errors import UsageError
@@ -28,19 +28,27 @@ def logout(options: argparse.Namespace, io: Io) -> int:
         chosen = [e for e in entries if e.protocol == protocol and e.host == host
                   and same_scope(e.path, path, request.config.kind)]
         if options.username is not None:
-            chosen = [e for e in chosen if e.username == options.username]
-        elif not options.all and len({e.username for e in chosen}) > 1:
-            names = ", ".join(sorted({e.username for e in chosen}))
-            raise UsageError(f"several users are stored for {options.url} ({names}): name one "
-                             "with --username, or use --all")
-        return chosen
+            return [e for e in chosen if e.username == options.username]
+        users = {e.username for e in chosen}
+        if options.all or len(users) < 2:
+            return chosen
+        if TOKEN_USERNAME in users:
+            # The one `login URL` stores without --username: logout mirrors it.
+            kept.extend(e for e in chosen if e.username != TOKEN_USERNAME)
+            return [e for e in chosen if e.username == TOKEN_USERNAME]
+        raise UsageError(f"several users are stored for {options.url} "
+                         f"({', '.join(sorted(users))}): name one with --username, or use --all")
 
+    kept: list[Entry] = []
     removed = store.remove(choose)
     if not removed:
         io.say(f"nothing is stored for {request.url}")
         return 0
     for entry in removed:
         io.say(f"removed the token for {entry.url} ({entry.username})")
+    for entry in kept:
+        io.say(f"kept the token for {entry.url} ({entry.username}): add --username "
+               f"{entry.username}, or use --all")
     return 0
 
 
