@@ -126,10 +126,13 @@ def _before_answer_cloud(entry: Entry, secret: str, url: str) -> Decision:
     if scopes is not None and not sc.can(sc.Operation.CLONE, scopes):
         # Without read:repository:bitbucket neither fetch nor push can work (no implication).
         return Decision(QUIT, (_read_missing_texts, (url, scopes)))
-    cannot_push = (validation.get("can_push") is False and probed_here
-                   and not _push_refused_by_the_account(validation)) or (
-        scopes is not None and not sc.can(sc.Operation.PUSH, scopes))
-    if cannot_push and gitcommand.detect() == gitcommand.PUSH:
+    lacks_write = scopes is not None and not sc.can(sc.Operation.PUSH, scopes)
+    push_refused = validation.get("can_push") is False and probed_here
+    # Cheapest first: the process tree only when a push could be refused, and the catalogue
+    # (whose refusal it was) only for a push.
+    if not (lacks_write or push_refused) or gitcommand.detect() != gitcommand.PUSH:
+        return Decision(ANSWER)
+    if lacks_write or not _push_refused_by_the_account(validation):
         return Decision(QUIT, (_write_missing_texts, (url, scopes)))
     return Decision(ANSWER)
 

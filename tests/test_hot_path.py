@@ -111,6 +111,28 @@ def test_get_of_a_checked_token_with_an_expiry_avoids_avoidable_imports(stored: 
     assert _loaded(modules, AVOIDABLE) == []
 
 
+def test_a_fetch_with_a_push_refusal_on_record_avoids_avoidable_imports(bitbucket,
+                                                                        secret_service) -> None:
+    # `login` learnt that the account may only read the repository. Every fetch still serves
+    # the token as lightly as ever: only a push needs to know whose refusal that was.
+    token = "ATATT3xFfGF0-hot-path-read-only-account-0123456789"  # noqa: S105 - fake
+    bitbucket.add_user("alice", "alice@example.com", workspaces=["acme"])
+    bitbucket.add_repo("acme/widgets")
+    bitbucket.add_token(token, "alice", scopes=[
+        "read:repository:bitbucket", "write:repository:bitbucket", "read:user:bitbucket"])
+    bitbucket.send_scope_headers = True
+    bitbucket.set_permission("alice", "acme/widgets", "read")
+    login = subprocess.run(["git", "credential-bbtoken", "login", f"{bitbucket.url}/acme/widgets",
+                            "--token-stdin", "--email", "alice@example.com"],
+                           input=token + "\n", capture_output=True, text=True, timeout=60)
+    assert login.returncode == 0 and "can only read acme/widgets" in login.stderr, login.stderr
+    host = bitbucket.url.split("://", 1)[1]
+    out, modules = _run("get", f"protocol=https\nhost={host}\npath=acme/widgets.git\n\n",
+                        dict(os.environ, BBTOKEN_GIT_OPERATION="fetch"))
+    assert f"password={token}\n" in out
+    assert _loaded(modules, AVOIDABLE) == []
+
+
 def test_get_that_has_something_to_say_loads_the_catalogue(stored: str) -> None:
     # The structural check above would pass vacuously if nothing were ever looked at.
     _record_validation(validation={"scopes": ["write:repository:bitbucket"],
@@ -357,10 +379,10 @@ def test_messages_match_jeepney_marshalling() -> None:
 
 def test_applies_by_default_on_linux_only(monkeypatch: pytest.MonkeyPatch) -> None:
     # SecretService is keyring's default on Linux; macOS and Windows read through keyring.
-    linux = sys.platform.startswith("linux")
-    assert fastsecret.applies() is linux
+    secret_service_platform = sys.platform not in ("darwin", "win32")  # Linux, the BSDs
+    assert fastsecret.applies() is secret_service_platform
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", fastsecret.SECRET_SERVICE_BACKEND)
-    assert fastsecret.applies() is linux
+    assert fastsecret.applies() is secret_service_platform
 
 
 @pytest.mark.parametrize("backend", ["keyring.backends.null.Keyring",

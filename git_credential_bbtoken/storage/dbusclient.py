@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["BUS_IFACE", "BUS_NAME", "BUS_PATH", "SECRETS", "Bus", "BusUnavailable", "DBusError",
-           "method_call", "socket_addresses"]
+           "NoBus", "method_call", "socket_addresses"]
 
 SECRETS = "org.freedesktop.secrets"  # the Secret Service's bus name
 BUS_NAME = BUS_IFACE = "org.freedesktop.DBus"  # the bus itself
@@ -27,6 +27,11 @@ BUS_PATH = "/org/freedesktop/DBus"
 class BusUnavailable(Exception):
     """The bus cannot be used: no unix socket in the address, nobody listening there, the
     authentication refused, or a message that is not what a bus sends."""
+
+
+class NoBus(BusUnavailable):
+    """Nothing there: every socket of the address is missing or refuses connections (a
+    timeout or any other failure is not proof of that)."""
 
 
 class DBusError(Exception):
@@ -103,8 +108,9 @@ class Bus:
             self._sock = sock
             break
         if self._sock is None:
-            raise BusUnavailable(f"cannot connect to the session bus "
-                                      f"({type(error).__name__})")
+            nothing = isinstance(error, (FileNotFoundError, ConnectionRefusedError))
+            raise (NoBus if nothing else BusUnavailable)(
+                f"cannot connect to the session bus ({type(error).__name__})")
         self._authenticate()
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ from git_credential_bbtoken.storage import dbusclient
 from git_credential_bbtoken.storage.dbusclient import BUS_IFACE, BUS_NAME, BUS_PATH, SECRETS
 
 __all__ = ["FastPathUnavailable", "SECRET_SERVICE_BACKEND", "applies", "keyring_config_path",
-           "keyring_usable", "lookup"]
+           "keyring_configured", "keyring_usable", "lookup"]
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"  # noqa: S105 - a class
 
@@ -70,13 +70,19 @@ def applies() -> bool:
     # KEYRING_PROPERTY_SCHEME, ..._PREFERRED_COLLECTION, ... change what keyring searches.
     if any(name.startswith("KEYRING_PROPERTY_") for name in os.environ):
         return False
-    if chosen is None:  # keyring reads its config file only when the environment is silent
-        try:
-            if os.path.exists(keyring_config_path()):
-                return False
-        except (OSError, ValueError):
-            return False
-    return True
+    return chosen is not None or not keyring_configured()
+
+
+def keyring_configured() -> bool:
+    """Whether keyring's own configuration names its backend: PYTHON_KEYRING_BACKEND (set at
+    all, as keyring reads it), else a keyringrc.cfg in keyring's config root (an unreadable
+    path counts as configured: keyring decides). Then keyring does not discover a backend."""
+    if "PYTHON_KEYRING_BACKEND" in os.environ:
+        return True
+    try:
+        return os.path.exists(keyring_config_path())
+    except (OSError, ValueError):
+        return True
 
 
 def _secret_service_platform() -> bool:
@@ -108,12 +114,7 @@ def keyring_usable() -> bool | None:
     keyring a backend (a plugin such as keyrings.alt): None, as for a bus without the Secret
     Service (KWallet may be there). A bus that does not answer in time is taken as True:
     keyring would wait on it without limit, and the `store` that follows says if it fails."""
-    if os.environ.get("PYTHON_KEYRING_BACKEND") is not None:
-        return None
-    try:
-        if os.path.exists(keyring_config_path()):
-            return None
-    except (OSError, ValueError):
+    if keyring_configured():
         return None
     if sys.platform in ("darwin", "win32"):
         return True
@@ -130,15 +131,17 @@ def keyring_usable() -> bool | None:
 
 def _secret_service_on_bus() -> bool | None:
     """Whether the Secret Service is on the session bus, running or activatable (SecretStorage's
-    `check_service_availability`); None when there is no session bus to connect to. Raises
-    FastPathUnavailable when the bus does not answer in time, or not as a bus does."""
+    `check_service_availability`); None when there is no session bus: no address (where
+    SecretStorage looks), or nobody at its sockets. Raises FastPathUnavailable when that is
+    not certain: a bus that does not answer in time, or not as a bus does, or an address this
+    client cannot reach (tcp)."""
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if not address:
         return None
     try:
         bus = dbusclient.Bus(address, TIMEOUT)
-    except dbusclient.BusUnavailable:
-        return None  # no unix socket to reach, nobody listening, or authentication refused
+    except dbusclient.NoBus:
+        return None
     except Exception as exc:
         raise FastPathUnavailable(f"the session bus did not answer ({type(exc).__name__})") \
             from None

@@ -97,16 +97,17 @@ class KeyringSecrets:
             return False
 
     def usable(self) -> bool:
-        """`available`, known without importing keyring where that is certain
-        (`fastsecret.keyring_usable`), unless this process already did (it may have chosen
-        its own backend: `keyring.set_keyring`)."""
-        if self._backend is None and "keyring" not in sys.modules:
-            from git_credential_bbtoken.storage import fastsecret
+        """False only when it is certain, without importing keyring, that no keyring keeps
+        secrets here (`fastsecret.keyring_usable`). When only keyring could tell, True: `get`
+        must not pay for keyring's discovery, nor wait on it without a bound, and the `store`
+        that follows says in one line when nothing could keep the token. A process that has
+        imported keyring already (it may have chosen its own backend: `keyring.set_keyring`)
+        asks keyring."""
+        if self._backend is not None or "keyring" in sys.modules:
+            return self.available()
+        from git_credential_bbtoken.storage import fastsecret
 
-            known = fastsecret.keyring_usable()
-            if known is not None:
-                return known
-        return self.available()
+        return fastsecret.keyring_usable() is not False
 
     def backend_id(self) -> str:
         """The keyring backend's class, e.g. `keyring.backends.SecretService.Keyring`."""
@@ -170,8 +171,9 @@ class KeyringSecrets:
         except Exception as exc:
             raise SecretStoreError(_failure("write to", exc)) from None
 
-    def delete(self, service: str, username: str) -> None:
-        backend = self._keyring()
+    def delete(self, service: str, username: str, stored_by: str | None = None) -> None:
+        """Removes the item from where `get` reads it (`stored_by`, see `_reader`)."""
+        backend = self._reader(stored_by)
         try:
             backend.delete_password(service, username)
         except Exception as exc:
@@ -250,21 +252,24 @@ def _import_keyring() -> Any:
     return keyring
 
 
+KEYRING_BACKENDS = "keyring.backends."
+
+
 def _load_by_name(keyring: Any, name: str) -> Any:
     """The backend class `name`, loaded as keyring loads a configured one, when keyring's
     configuration is silent (so that keyring would discover its backend); else None, and the
     caller asks keyring. None too when the class is gone or no longer viable here."""
-    import os
+    from git_credential_bbtoken.storage import fastsecret
 
-    if "PYTHON_KEYRING_BACKEND" in os.environ:
-        return None  # keyring loads that one by name itself: no discovery to skip
+    if not name.startswith(KEYRING_BACKENDS):
+        # The name comes from a data file: only keyring's own backends are imported from it.
+        # A plugin's backend (and anything else) is found by keyring's discovery.
+        return None
+    if fastsecret.keyring_configured():
+        return None  # keyring loads the configured one by name itself: no discovery to skip
     if getattr(keyring.core, "_keyring_backend", None) is not None:
         return None  # chosen already in this process (`keyring.set_keyring`): that one
     try:
-        from keyring.util import platform_
-
-        if os.path.exists(os.path.join(platform_.config_root(), "keyringrc.cfg")):
-            return None  # keyring's config file decides, and keyring reads it
         backend = keyring.core.load_keyring(name)
     except Exception as exc:  # gone, not viable (its priority raises), or an older keyring
         log.debug("keyring backend %s not loaded by name (%s); keyring decides", name,

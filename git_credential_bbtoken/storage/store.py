@@ -320,10 +320,16 @@ class CredentialStore:
             keyring_backend.available()
 
     def _delete_secrets(self, entry: Entry) -> None:
+        """The entry's secrets, from where `get` reads them."""
         backend = self.backend(entry.backend)
-        backend.delete(service_name(entry.url), entry.username)
+        services = [service_name(entry.url)]
         if entry.has_refresh_token:
-            backend.delete(service_name(entry.url, refresh=True), entry.username)
+            services.append(service_name(entry.url, refresh=True))
+        for service in services:
+            if isinstance(backend, KeyringSecrets):
+                backend.delete(service, entry.username, stored_by=entry.keyring_backend)
+            else:
+                backend.delete(service, entry.username)
 
 
 def _entries(raw: list[dict[str, Any]]) -> list[Entry]:
