@@ -7,20 +7,28 @@ is about to make anyway (`info/refs?service=git-upload-pack` or `git-receive-pac
 changes nothing), bounded at 3 s, and keeps the answer (`knowledge`). A refusal is explained
 and git told to quit; a timeout or network error is as if nothing were known. This module
 reads the probe's answer and words the refusal; `helper.get` runs it and keeps what it learnt.
+The same probes made by a validation (a token typed at the prompt, or stored by git) are kept
+the same way (`learnt_from`), so the next `get` for that repository asks nothing.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
-from git_credential_bbtoken import checks
+from git_credential_bbtoken import checks, knowledge
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.checks.answers import Outcome, blames_the_token, refused_by
+from git_credential_bbtoken.checks.answers import (
+    RECEIVE_PACK,
+    Outcome,
+    blames_the_token,
+    refused_by,
+)
 from git_credential_bbtoken.common import without_git_suffix
-from git_credential_bbtoken.knowledge import PUSH, repository_name
+from git_credential_bbtoken.knowledge import CLONE, PUSH, repository_name
 
 if TYPE_CHECKING:
     from git_credential_bbtoken.checks.answers import ProbeResult
+    from git_credential_bbtoken.checks.validation import Validation
     from git_credential_bbtoken.context import Request
     from git_credential_bbtoken.explain import Explanation
     from git_credential_bbtoken.storage.store import Entry
@@ -52,6 +60,25 @@ def read(result: ProbeResult, entry: Entry) -> Verdict | None:
     if why is None:
         return None
     return Verdict(False, why, result.status, result.denied_reason)
+
+
+def learnt_from(validation: Validation, entry: Entry, path: str | None,
+                now: float) -> list[Callable[[Entry], None]]:
+    """What a validation's git probes of the repository in `path` told about `entry`'s token,
+    as changes that keep it (`knowledge.learnt`) exactly as `get`'s own probe would. Nothing
+    when `path` names no repository (the probes then tried another one, or none), or when
+    the probes sent the token otherwise than the entry will (Basic, or Bearer)."""
+    key = knowledge.repository_key(entry.kind, path)
+    if key is None or validation.authtype != entry.authtype:
+        return []
+    changes = []
+    for result in validation.probes:
+        verdict = read(result, entry)
+        if verdict is not None:
+            need = PUSH if result.service == RECEIVE_PACK else CLONE
+            changes.append(knowledge.learnt(key, need, verdict.allowed, verdict.why,
+                                            verdict.status, now))
+    return changes
 
 
 def refusal_texts(entry: Entry, request: Request, need: str, why: str | None,

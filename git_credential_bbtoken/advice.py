@@ -378,11 +378,23 @@ def after_new_token(entry: Entry, token: str, request: Request, io: Io,
         if problem.id not in (cloud.NOTHING_CHECKED,):
             io.say(problem.text())
     result = validation.to_dict()
+    learnt = _learnt(validation, entry, request)
 
     def keep(stored: Entry) -> None:
         stored.validation = result
+        for change in learnt:
+            change(stored)
 
     credentials.update(entry, keep)
+
+
+def _learnt(validation: Validation, entry: Entry,
+            request: Request) -> list[Callable[[Entry], None]]:
+    """What the validation's probes of the request's repository told, kept as `get`'s
+    first-use probe keeps it: the next fetch or push of that repository asks nothing."""
+    from git_credential_bbtoken import access
+
+    return access.learnt_from(validation, entry, request.record.path, time.time())
 
 
 def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
@@ -422,6 +434,8 @@ def _keep(request: Request, username: str, token: str, email: str | None,
                   username=username, backend=request.config.store, kind=request.config.kind,
                   email=email, stored_at=now_iso(),
                   validation=validation.to_dict())
+    for change in _learnt(validation, entry, request):
+        change(entry)
     try:
         credentials.put(entry, token)
     except Exception as exc:  # git still gets the token; only keeping it failed

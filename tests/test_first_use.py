@@ -120,6 +120,50 @@ def test_a_known_repository_costs_no_extra_request(server: BitbucketServer,
     assert probes(server) == []
 
 
+def approve(server: BitbucketServer, token: str) -> None:
+    """What git runs after a request that succeeded: `store`, with the repository's path
+    (setup turned credential.useHttpPath on)."""
+    record = (f"protocol=https\nhost={server.url.split('://')[1]}\npath=acme/widgets.git\n"
+              f"username=x-bitbucket-api-token-auth\npassword={token}\n\n")
+    approved = subprocess.run(["git", "credential", "approve"], input=record,
+                              capture_output=True, text=True, timeout=120)
+    assert approved.returncode == 0, approved.stderr
+
+
+def test_what_store_learnt_of_the_repository_is_kept(server: BitbucketServer,
+                                                     tmp_path: Path) -> None:
+    """`store`'s check of a new token probed the repository git used: that is kept as
+    `get`'s own first-use probe keeps it, and a clone and a push of it ask nothing more."""
+    server.clear_log()
+    approve(server, WRITER)
+    assert sorted(r.query for r in probes(server)) == ["service=git-receive-pack",
+                                                       "service=git-upload-pack"]
+    server.clear_log()
+    work = tmp_path / "w"
+    cloned = clone(server, "acme/widgets", work)
+    assert cloned.returncode == 0, cloned.stderr
+    commit(work)
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+    assert probes(server) == [] and server.requests  # only git's own requests
+    # Only that repository is known: another one of the workspace is asked about once.
+    assert clone(server, "acme/gizmos", tmp_path / "g").returncode == 0
+    assert [r.query for r in probes(server)] == ["service=git-upload-pack"]
+
+
+def test_a_push_refusal_that_store_saw_is_explained_without_asking_again(
+        server: BitbucketServer, tmp_path: Path) -> None:
+    approve(server, READ_ONLY)
+    work = tmp_path / "w"
+    assert clone(server, "acme/widgets", work).returncode == 0
+    commit(work)
+    server.clear_log()
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert "lacks " + WRITE in pushed.stderr and QUIT in pushed.stderr
+    assert probes(server) == []
+    assert [r.username for r in server.requests] == [None]  # the token was never sent
+
+
 def test_push_by_an_account_that_may_only_read(server: BitbucketServer,
                                                tmp_path: Path) -> None:
     """The token has write:repository; the account may only read the repository: the

@@ -114,6 +114,44 @@ def test_helper_asks_in_gits_own_words_and_uses_the_answer(
     assert askpass.prompts() == expected
 
 
+def helper_probes(server: BitbucketServer) -> list[str]:
+    """The queries of the helper's own requests (git's carry git's User-Agent)."""
+    return [r.query for r in server.requests if "git-credential-bbtoken" in r.agent]
+
+
+def commit(work: Path) -> None:
+    (work / "new.txt").write_text("change\n")
+    for args in (["add", "new.txt"],
+                 ["-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-m", "c"]):
+        done = run("git", *args, cwd=work)
+        assert done.returncode == 0, done.stderr
+
+
+def test_what_the_prompted_clone_learnt_is_kept(server: BitbucketServer, askpass: Askpass,
+                                                tmp_path: Path) -> None:
+    """The typed token was probed for clone and push of the repository: that is kept for it
+    (contract §3), so neither the next fetch nor the first push asks Bitbucket again."""
+    askpass.answer(username="", password=GOOD)
+    work = tmp_path / "w"
+    server.clear_log()
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(work),
+                env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 0, clone.stderr
+    assert sorted(helper_probes(server)) == ["service=git-receive-pack",
+                                             "service=git-upload-pack"]
+    [row] = listed()
+    widgets = row["repositories"]["acme/widgets"]
+    assert (widgets["clone"], widgets["push"]) == (True, True)
+    server.clear_log()
+    fetched = run("git", "fetch", cwd=work)
+    assert fetched.returncode == 0, fetched.stderr
+    commit(work)
+    pushed = run("git", "push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+    assert helper_probes(server) == [] and server.requests  # only git's own requests
+    assert len(askpass.prompts()) == 2  # asked once, for the clone
+
+
 def test_guidance_goes_to_stderr_before_the_prompt(server: BitbucketServer, askpass: Askpass,
                                                    tmp_path: Path) -> None:
     """An askpass wrapper copies what is on git's stderr at the moment it is asked."""
@@ -240,11 +278,7 @@ def clone_with_a_commit(server: BitbucketServer, token: str, work: Path) -> None
     cloned = run("git", "clone", f"{server.url}/acme/widgets.git", str(work),
                  env=env_with(BBTOKEN_TOKEN=token))
     assert cloned.returncode == 0, cloned.stderr
-    (work / "new.txt").write_text("change\n")
-    for args in (["add", "new.txt"],
-                 ["-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-m", "c"]):
-        done = run("git", *args, cwd=work)
-        assert done.returncode == 0, done.stderr
+    commit(work)
 
 
 @pytest.mark.parametrize("cause", ["scope", "permission"])

@@ -144,6 +144,7 @@ def run(product: Product[R], folds: Folds[R], url: str) -> Validation:
     push = (product.probe(RECEIVE_PACK)
             if clone is not None and clone.outcome is Outcome.ALLOWED else None)
     answers = Answers(clone, push, product.rest())
+    v.probes = tuple(probe for probe in (clone, push) if probe is not None)
     notes = _Notes(v)
     notes.fold(clone, folds.clone, GIT_PROBE)
     notes.fold(push, folds.push, None)

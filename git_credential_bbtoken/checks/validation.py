@@ -4,10 +4,13 @@ verdict table of `login` and `doctor`."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from git_credential_bbtoken import explain as ex
 from git_credential_bbtoken import scopes as sc
+
+if TYPE_CHECKING:
+    from git_credential_bbtoken.checks.answers import ProbeResult
 
 # Where a verdict came from (`Validation.sources`).
 GIT_PROBE = "git-probe"
@@ -56,6 +59,11 @@ class Validation:
     kind: str = "cloud"  # or "datacenter": permissions, not scopes
     authtype: str | None = None  # "Bearer" when the token works only as a Bearer token
     proven_scopes: frozenset[str] = frozenset()
+    # The git probes as Bitbucket answered them (clone, then push; of the URL's repository
+    # when it names one), for `access.learnt_from`: not stored here, what they tell is kept
+    # per repository (`Entry.repositories`).
+    probes: tuple[ProbeResult, ...] = dataclasses.field(default=(), compare=False,
+                                                        repr=False)
 
     @property
     def problem_ids(self) -> list[str]:
