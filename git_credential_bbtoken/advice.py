@@ -268,8 +268,9 @@ def _expired(entry: Entry) -> explain.Explanation:
 def ask_for_token(request: Request, io: Io,
                   credentials: CredentialStore) -> list[tuple[str, str]] | str | None:
     """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
-    for what git is about to do, store it when it works. Returns the answer pairs, QUIT, or
-    None when nobody can be asked (git then goes on as usual)."""
+    for what git is about to do, store it when it works. Returns the answer pairs, QUIT (also
+    when the person cancels: git stops as after its own cancelled prompt, instead of asking
+    again), or None when nobody can be asked (git then goes on as usual)."""
     from git_credential_bbtoken import prompt
 
     if not prompt.can_ask():
@@ -288,8 +289,14 @@ def ask_for_token(request: Request, io: Io,
     except prompt.NobodyToAsk as exc:
         log.debug("not asking: %s", exc)
         return None
+    except prompt.Cancelled as exc:
+        log.debug("no answer: %s", exc)
+        token = ""
     if not token:
-        return None
+        # Cancelled, or no token typed: stop git here, as its own cancelled prompt does,
+        # rather than letting it ask the same question again.
+        io.say(f"no token given for {without_git_suffix(where)}: cancelled")
+        return QUIT
     debug.register_secret(token)
     validation = _validate(request, username, token, email)
     if validation.can_clone is False or (operation == gitcommand.PUSH
@@ -348,7 +355,7 @@ def _say_what_to_create(request: Request, where: str, operation: str, io: Io) ->
 def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None] | None:
     """The username for git (git's own, else asked) and the email for the REST checks, if
     the person typed one; None when a Data Center token gets no name (a personal token needs
-    its owner's). Raises prompt.NobodyToAsk."""
+    its owner's). Raises prompt.NobodyToAsk, or prompt.Cancelled."""
     from git_credential_bbtoken import prompt
 
     username = request.record.username

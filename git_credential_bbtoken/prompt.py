@@ -21,6 +21,12 @@ class NobodyToAsk(Exception):
     """No askpass program and no terminal: git's rules say not to ask."""
 
 
+class Cancelled(Exception):
+    """The person was asked and gave no answer: the askpass dialog was cancelled (the program
+    failed), or the terminal prompt ended (end of input). git itself stops there ("could
+    not read Username"); asking again would show the same question twice."""
+
+
 def askpass_program() -> str | None:
     for value in (os.environ.get("GIT_ASKPASS"), _core_askpass(), os.environ.get("SSH_ASKPASS")):
         if value:
@@ -64,15 +70,20 @@ def ask(prompt: str, secret: bool) -> str:
         try:
             result = subprocess.run([program, prompt], stdin=subprocess.DEVNULL,
                                     capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
             raise NobodyToAsk(f"the askpass program {program!r} could not be run") from None
+        except subprocess.TimeoutExpired:
+            raise Cancelled(f"the askpass program {program!r} gave no answer") from None
         if result.returncode != 0:
-            raise NobodyToAsk(f"the askpass program {program!r} failed")
+            raise Cancelled(f"the askpass program {program!r} failed (cancelled)")
         return result.stdout.split("\n", 1)[0].rstrip("\r")
     if not terminal_prompt_allowed() or not has_terminal():
         raise NobodyToAsk("no askpass program and no terminal")
     if secret:
-        return getpass.getpass(prompt)  # the terminal, without echo (the console on Windows)
+        try:  # the terminal, without echo (the console on Windows)
+            return getpass.getpass(prompt)
+        except EOFError:
+            raise Cancelled("end of input at the terminal") from None
     line = terminal_line(prompt)
     if line is None:
         raise NobodyToAsk("the terminal went away")

@@ -243,6 +243,47 @@ def test_nobody_to_ask_returns_without_prompting(server: BitbucketServer, askpas
     assert [r.username for r in server.requests] == [None]  # no credential was ever sent
 
 
+QUIT = "fatal: credential helper 'bbtoken' told us to quit"
+
+
+def test_git_itself_stops_when_its_askpass_dialog_is_cancelled(server: BitbucketServer,
+                                                               askpass: Askpass,
+                                                               tmp_path: Path) -> None:
+    """What the helper's cancel follows: git asks once and stops (prompt.c: a failed askpass,
+    and no terminal to fall back to, is "could not read Username")."""
+    askpass.answer(username=None, password=None)
+    clone = run("git", "-c", "credential.helper=", "clone", f"{server.url}/acme/widgets.git",
+                str(tmp_path / "w"), env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 128
+    assert f"fatal: could not read Username for '{server.url}" in clone.stderr
+    assert len(askpass.prompts()) == 1
+
+
+@pytest.mark.parametrize(("username", "password", "asked"), [
+    (None, None, ["Username"]),  # the username dialog cancelled
+    ("alice", None, ["Username", "Password"]),  # the token dialog cancelled
+    ("alice", "", ["Username", "Password"]),  # OK pressed with no token in it
+])
+def test_a_cancelled_prompt_stops_git_without_asking_again(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path, username: str | None,
+        password: str | None, asked: list[str]) -> None:
+    """A cancel ends it, as with git's own dialog: the helper answers quit=1 with one short
+    line, and git does not show the same question again."""
+    askpass.answer(username=username, password=password)
+    server.clear_log()
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"),
+                env=env_with(GIT_ASKPASS=askpass.path))
+    assert clone.returncode == 128
+    assert [prompt.split(" ")[0] for prompt in askpass.prompts()] == asked
+    url = f"{server.url}/acme/widgets"
+    assert clone.stderr.splitlines()[-2:] == [f"bbtoken: no token given for {url}: cancelled",
+                                              QUIT], clone.stderr
+    assert clone.stderr.count("no token given") == 1
+    assert "could not read" not in clone.stderr
+    assert listed() == []
+    assert [r.username for r in server.requests] == [None]  # no credential was ever sent
+
+
 def test_without_a_keyring_git_asks_and_store_says_how_to_get_one(
         server: BitbucketServer, askpass: Askpass, no_keyring: None, tmp_path: Path) -> None:
     """The helper stays silent (no guidance, no prompt, no probe): git asks the person, and
@@ -434,3 +475,18 @@ def test_terminal_prompts_off_by_any_of_gits_spellings(server: BitbucketServer,
         [(f"Password for '{where}': ", GOOD)])
     assert out == ""
     assert shown == ""  # nothing was asked on the terminal
+
+
+@pytest.mark.parametrize("typed", ["", "\x04"], ids=["enter", "end-of-input"])
+def test_terminal_prompt_left_empty_stops_git(server: BitbucketServer, typed: str) -> None:
+    """As at the askpass dialog: no token (Enter alone, or Ctrl-D) ends it with quit=1."""
+    where = f"{server.url.replace('://', '://alice@')}/acme/widgets.git"
+    out, err, shown = run_with_terminal(
+        [str(HELPER_SCRIPT), "get"], repo_record(server, "alice"),
+        env_with(GIT_ASKPASS=None, SSH_ASKPASS=None, GIT_TERMINAL_PROMPT="1"),
+        [(f"Password for '{where}': ", typed)])
+    assert f"Password for '{where}': " in shown
+    assert dict(parse_record(out)) == {"quit": "1"}, err + shown
+    assert err.splitlines()[-1] == (f"bbtoken: no token given for {server.url}/acme/widgets: "
+                                    "cancelled"), err
+    assert listed() == []
