@@ -1,9 +1,10 @@
 """Issue 7: Bitbucket Data Center / Server HTTP access tokens, with real git against the rig's
 Data Center personality (tests/rig/datacenter.py).
 
-Personal tokens go to git with Basic `username:token`; project and repository tokens are
-Bearer-only and reach git through `capability[]=authtype` (git 2.46+). The explanations come
-before git's bare 403, as on Cloud.
+Personal tokens go to git with Basic `username:token` (`login --username`); without a
+username a token is a Bearer token (project and repository tokens must be, personal ones may
+be) and reaches git through `capability[]=authtype` (git 2.46+). A token the server rejects is
+never sent again. The explanations come before git's bare 403, as on Cloud.
 """
 
 from __future__ import annotations
@@ -143,30 +144,57 @@ def test_expired_token_is_refused_with_the_reason(datacenter: DataCenterServer) 
     assert listed() == []
 
 
+def sent_with_a_credential(server: DataCenterServer) -> list[tuple[str, str | None, int]]:
+    """(surface, scheme, status) of every request that carried a credential."""
+    return [(r.surface, r.scheme, r.status) for r in server.requests if r.scheme is not None]
+
+
 def test_basic_auth_disabled_is_named(datacenter: DataCenterServer) -> None:
     datacenter.add_personal_token(WRITER, "alice", ["REPO_WRITE"])
     datacenter.basic_auth_disabled = True
     result = login(datacenter, WRITER, "--username", "alice")
     assert result.returncode == 1
     assert "Basic authentication is disabled" in result.stderr
-    assert "--bearer" in result.stderr
-    # ...and the same token then works as a Bearer token.
-    assert login(datacenter, WRITER, "--bearer").returncode == 0
+    assert f"run: git credential-bbtoken login {datacenter.url}/scm/PROJ/widgets --kind " \
+           "datacenter\n" in result.stderr  # without a username: a Bearer login
+    assert sent_with_a_credential(datacenter) == [("git", "basic", 401)]  # the server's say
+    # ...and the same token then works without a username, as a Bearer token.
+    assert login(datacenter, WRITER).returncode == 0
 
 
-def test_project_token_with_a_username_is_explained(datacenter: DataCenterServer) -> None:
-    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])
-    result = login(datacenter, PROJECT, "--username", "alice")
+@pytest.mark.parametrize("username", ["alice", None])
+@pytest.mark.parametrize("path", ["scm/PROJ/widgets", ""])
+def test_login_never_sends_a_rejected_token_again(datacenter: DataCenterServer,
+                                                  username: str | None, path: str) -> None:
+    """Repeated failures put the account behind a CAPTCHA (facts §5): after the server's
+    first 401, nothing more goes with that token (not to REST, not as Bearer after Basic),
+    and the server's X-Authentication-Denied-Reason is passed on."""
+    datacenter.add_personal_token(PERSONAL, "alice", ["REPO_READ"])
+    datacenter.denied_reason = "CAPTCHA required; log in once in the web UI"
+    who = ("--username", username) if username else ()
+    result = login(datacenter, "NDk-revoked-or-mistyped-token", *who, path=path)
     assert result.returncode == 1
-    assert "only as a Bearer token" in result.stderr
-    assert f"login {datacenter.url}/scm/PROJ/widgets --kind datacenter --bearer" in result.stderr
+    [(surface, scheme, status)] = sent_with_a_credential(datacenter)
+    assert status == 401 and scheme == ("basic" if username else "bearer")
+    assert surface == ("git" if path else "rest")
+    assert "rejected the token" in result.stderr
+    assert "X-Authentication-Denied-Reason): CAPTCHA required" in result.stderr
     assert listed() == []
 
 
-def test_login_asks_which_kind_of_token(datacenter: DataCenterServer) -> None:
-    neither = login(datacenter, PERSONAL)
-    assert neither.returncode == 2
-    assert "--username" in neither.stderr and "--bearer" in neither.stderr
+def test_project_token_with_a_username_is_explained(datacenter: DataCenterServer) -> None:
+    """Refused with a username: the token is not sent again as Bearer to find out why; the
+    explanation names the project-token cause and the login without a username."""
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])
+    result = login(datacenter, PROJECT, "--username", "alice")
+    assert result.returncode == 1
+    assert "project or repository token: those work only as Bearer" in result.stderr
+    assert f"login {datacenter.url}/scm/PROJ/widgets --kind datacenter\n" in result.stderr
+    assert sent_with_a_credential(datacenter) == [("git", "basic", 401)]
+    assert listed() == []
+
+
+def test_login_options_that_do_not_go_together(datacenter: DataCenterServer) -> None:
     both = login(datacenter, PERSONAL, "--username", "alice", "--bearer")
     assert both.returncode == 2
     cloud = bbtoken("login", "https://bitbucket.org/ws/repo", "--bearer", "--token-stdin",
@@ -174,13 +202,35 @@ def test_login_asks_which_kind_of_token(datacenter: DataCenterServer) -> None:
     assert cloud.returncode == 2 and "--kind datacenter" in cloud.stderr
 
 
-# -- project and repository tokens (Bearer only) ----------------------------------------------
+# -- without a username: Bearer (project and repository tokens, personal ones too) ------------
+
+
+@pytest.mark.parametrize("kind", ["project", "personal"])
+def test_login_in_the_contract_form_is_a_bearer_login(datacenter: DataCenterServer,
+                                                      kind: str) -> None:
+    """Contract §2's `login URL --token-stdin`, the kind from git config: no username, so the
+    token is checked and stored as a Bearer token, which project and repository tokens need
+    and personal tokens accept. Checked in that one form only."""
+    if kind == "project":
+        datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    else:
+        datacenter.add_personal_token(PROJECT, "alice", ["REPO_READ"])
+    mark_datacenter(datacenter)
+    result = bbtoken("login", f"{datacenter.url}/scm/PROJ/widgets", "--token-stdin",
+                     input=PROJECT + "\n")
+    assert result.returncode == 0, result.stderr
+    assert {r.scheme for r in datacenter.requests} == {"bearer"}
+    [row] = listed()
+    assert row["username"] == "" and row["authtype"] == "Bearer" and row["can_clone"] is True
+    # The system git (older than 2.46 here) cannot send it: said at login, with the way out.
+    assert "cannot send a Bearer token" in result.stderr
+    assert "--username NAME" in result.stderr
 
 
 def test_project_token_works_through_authtype_bearer(datacenter: DataCenterServer,
                                                      newer_git: str, tmp_path: Path) -> None:
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])
-    result = login(datacenter, PROJECT, "--bearer")
+    result = login(datacenter, PROJECT, "--bearer")  # the explicit spelling still works
     assert result.returncode == 0, result.stderr
     assert listed()[0]["username"] == ""
     env = with_git(newer_git)
@@ -198,7 +248,7 @@ def test_project_token_works_through_authtype_bearer(datacenter: DataCenterServe
 def test_get_answers_bearer_only_when_git_announces_authtype(
         datacenter: DataCenterServer, newer_git: str) -> None:
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
-    assert login(datacenter, PROJECT, "--bearer").returncode == 0
+    assert login(datacenter, PROJECT).returncode == 0
     record = {"protocol": "https", "host": f"127.0.0.1:{datacenter.port}",
               "path": "scm/PROJ/widgets.git"}
     answer, _, status = credential("fill", [*record.items(), ("capability[]", "authtype")],
@@ -338,11 +388,15 @@ def test_doctor_checks_a_datacenter_token(datacenter: DataCenterServer) -> None:
     assert "alice" in listing
 
 
-@pytest.mark.parametrize(("project_token", "expected"), [(True, dc_text.DC_BEARER_ONLY),
-                                                        (False, dc_text.DC_BASIC_AUTH_DISABLED)])
-def test_validation_says_when_the_token_works_as_bearer_only(
-        datacenter: DataCenterServer, project_token: bool, expected: str) -> None:
-    """Refused as Basic, accepted as Bearer: a project token, or Basic disabled (named)."""
+@pytest.mark.parametrize(("project_token", "expected", "authtype"), [
+    (True, dc_text.DC_TOKEN_REJECTED, None),
+    (False, dc_text.DC_BASIC_AUTH_DISABLED, dc.BEARER),
+])
+def test_validation_refused_as_basic_asks_nothing_more(
+        datacenter: DataCenterServer, project_token: bool, expected: str,
+        authtype: str | None) -> None:
+    """Refused as Basic: one request, and what the server said decides (Basic disabled is
+    named, and then only Bearer can work); the token is never retried as Bearer."""
     if project_token:
         datacenter.add_project_token(WRITER, "PROJ", ["REPO_WRITE"])
     else:
@@ -350,11 +404,11 @@ def test_validation_says_when_the_token_works_as_bearer_only(
         datacenter.basic_auth_disabled = True
     target = DcTarget.for_url(f"{datacenter.url}/scm/PROJ/widgets", ca_file=datacenter.ca_file)
     v = dc.validate(target, "alice", WRITER)
-    assert v.authtype == dc.BEARER and v.problem_ids == [expected]
+    assert v.authtype == authtype and v.problem_ids == [expected]
     assert (v.can_clone, v.can_push) == (False, False)
+    assert sent_with_a_credential(datacenter) == [("git", "basic", 401)]
     bearer = dc.validate(target, None, WRITER)  # asked as Bearer from the start
     assert bearer.authtype == dc.BEARER and (bearer.can_clone, bearer.can_push) == (True, True)
-    assert dc.validate(target, "alice", "not-a-token").authtype is None
 
 
 def test_datacenter_checks_share_the_skeleton_without_private_names() -> None:

@@ -5,8 +5,9 @@ Facts: docs/bitbucket-facts.md §5. Personal tokens go to git with Basic
 may do on one repository is learnt from the same safe probes as on Cloud (`info/refs` for
 `git-upload-pack` and `git-receive-pack`: a 403 on the second means no REPO_WRITE), and the
 REST API under `<url>/rest/api/latest` tells whether the token is accepted and who it is.
-When Basic is refused but Bearer works, the token is Bearer-only (a project or repository
-token, or basic authentication is disabled on the server): said so, never guessed.
+A token the server rejects (401) is never sent again, in any form (facts §5: repeated failures
+put the account behind a CAPTCHA): not to REST after git, not as Bearer after Basic. The
+server's `X-Authentication-Denied-Reason` is passed on in the explanation.
 
 Never imported on the `get` path; HTTP goes through `transport`'s one guarded GET.
 """
@@ -22,7 +23,6 @@ from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import skeleton, transport
 from git_credential_bbtoken.checks.answers import (
     TEXT_LIMIT,
-    UPLOAD_PACK,
     Outcome,
     ProbeResult,
     path_segment,
@@ -112,6 +112,7 @@ class DcRest:
     reason: str = ""
     tls: bool = False
     retry_after: str | None = None  # not read from a Data Center REST 429
+    denied_reason: str | None = None  # X-Authentication-Denied-Reason of a 401
 
 
 def rest_check(target: DcTarget, username: str | None, line: Channel) -> DcRest:
@@ -131,7 +132,9 @@ def rest_check(target: DcTarget, username: str | None, line: Channel) -> DcRest:
     if status == 200:
         return DcRest(Outcome.ALLOWED, status, account, True if on_repo else None)
     if status == 401:
-        return DcRest(Outcome.REJECTED, status, message=_error_message(answer.body))
+        denied = answer.headers.get("X-Authentication-Denied-Reason")
+        return DcRest(Outcome.REJECTED, status, message=_error_message(answer.body),
+                      denied_reason=denied[:TEXT_LIMIT] if denied else None)
     if status in (403, 404) and on_repo:
         return DcRest(Outcome.ALLOWED, status, account, False, _error_message(answer.body))
     other = unexpected(url, answer)
@@ -206,25 +209,31 @@ def _rejected(answers: Answers) -> bool:
             and (clone is None or clone.outcome in (Outcome.NOT_CHECKED, Outcome.RATE_LIMITED)))
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _DataCenter:
     """The Data Center checks of one validation (the skeleton's `Product`); `username` is
-    None for a Bearer token."""
+    None for a Bearer token. A git probe's 401 (`refused`) ends what is sent with the token."""
 
     target: DcTarget
     username: str | None
     line: Channel
+    refused: ProbeResult | None = None
 
     def validation(self) -> Validation:
         return Validation(checked_at=now_iso(), kind="datacenter",
                           authtype=BEARER if self.username is None else None)
 
     def probe(self, service: str) -> ProbeResult | None:
-        if not self.target.names_repository:
+        if not self.target.names_repository or self.refused is not None:
             return None
-        return probe_git(self.target, self.username, service, self.line)
+        result = probe_git(self.target, self.username, service, self.line)
+        if result.outcome is Outcome.REJECTED:
+            self.refused = result
+        return result
 
-    def rest(self) -> DcRest:
+    def rest(self) -> DcRest | None:
+        if self.refused is not None:
+            return None  # the server rejected the token: never sent again (facts §5)
         return rest_check(self.target, self.username, self.line)
 
     def conclude(self, v: Validation, answers: Answers) -> None:
@@ -241,22 +250,17 @@ class _DataCenter:
             v.problems.append(texts.dc_nothing_checked(self.target.url, self.username))
 
     def _rejection(self, v: Validation, answers: Answers) -> ex.Explanation:
-        """Refused with Basic: would the same token work as Bearer? One more request."""
-        if self.username is None or not self._works_as_bearer():
-            return texts.dc_token_rejected(self.target.url, self.username, 401)
-        v.authtype = BEARER  # what would work; the login decides what to keep
-        said = (answers.clone.reason if answers.clone is not None else "",
-                answers.rest.message if answers.rest is not None else "")
-        if _says_basic_disabled(*said):
-            return texts.dc_basic_auth_disabled(self.target.url, self.username)
-        return texts.dc_bearer_only(self.target.url, self.username)
-
-    def _works_as_bearer(self) -> bool:
-        if self.target.names_repository:
-            answer: ProbeResult | DcRest = probe_git(self.target, None, UPLOAD_PACK, self.line)
-        else:
-            answer = rest_check(self.target, None, self.line)
-        return answer.outcome is Outcome.ALLOWED
+        """Refused (401), from what the server said with its one refusal: Basic disabled on
+        the server (then only Bearer can work), or the token; with its denied reason."""
+        clone, rest = answers.clone, answers.rest
+        said = (clone.reason if clone is not None else "",
+                rest.message if rest is not None else "")
+        denied = ((clone.denied_reason if clone is not None else None)
+                  or (rest.denied_reason if rest is not None else None))
+        if self.username is not None and _says_basic_disabled(*said):
+            v.authtype = BEARER  # the server said so; the login decides what to keep
+            return texts.dc_basic_auth_disabled(self.target.url, self.username, denied)
+        return texts.dc_token_rejected(self.target.url, self.username, 401, denied)
 
 
 def _access_problem(url: str, username: str | None, v: Validation,

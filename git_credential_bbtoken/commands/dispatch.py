@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bitbucket.org, or a workspace or repository URL to scope the "
                             "token to (default: %(default)s)")
     login.add_argument("--username", default=None,
-                       help=f"the username git sends (default: {TOKEN_USERNAME})")
+                       help=f"the username git sends (default: {TOKEN_USERNAME}; on Data "
+                            "Center none: the token is sent as a Bearer token)")
     login.add_argument("--email", default=None,
                        help="your Atlassian account email: enables the REST checks of the "
                             "token's scopes")
@@ -61,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what the URL's host is; saved as bbtoken.<url>.kind in the global "
                             "git config (datacenter: Bitbucket Data Center / Server)")
     login.add_argument("--bearer", action="store_true",
-                       help="Data Center: a project or repository HTTP access token (no "
-                            "username; git 2.46+ sends it as a Bearer token)")
+                       help="Data Center: send the token as a Bearer token, without a "
+                            "username (the default there without --username; git 2.46+)")
     login.set_defaults(handler=run_login)
 
     rotate = commands.add_parser(

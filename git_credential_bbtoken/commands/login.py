@@ -8,6 +8,7 @@ stores the token, says what was not checked and how to check it, and exits 0.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,8 @@ def login(options: argparse.Namespace, io: Io) -> int:
     request = request_for_url(protocol, host, path)
     config = request.config
     if options.bearer and config.kind != "datacenter":
-        raise UsageError("--bearer is for Bitbucket Data Center project and repository "
-                         "tokens: add --kind datacenter")
+        raise UsageError("--bearer is for Bitbucket Data Center HTTP access tokens: add "
+                         "--kind datacenter")
     if not transport_allowed(request):
         raise UsageError(f"{request.url} is plain http: Bitbucket tokens are only sent over "
                          "https")
@@ -127,17 +128,14 @@ def set_kind(protocol: str, host: str, kind: str, io: Io) -> None:
 
 def _login_datacenter(options: argparse.Namespace, io: Io, request: Request) -> int:
     """Bitbucket Data Center / Server HTTP access tokens: a personal token goes with its
-    owner's username (--username); a project or repository token is Bearer-only (--bearer)."""
+    owner's username (--username: Basic); without one the token is a Bearer token, as project
+    and repository tokens must be and personal ones may be (facts §5). Checked in that one
+    form only: a token the server rejects is never sent again."""
     url = request.url
-    bearer = options.bearer
-    if bearer and options.username:
-        raise UsageError("--bearer is for project and repository tokens, which are used "
-                         "without a username: drop --username (or --bearer, for a personal "
-                         "token)")
-    if not bearer and not options.username:
-        raise UsageError("Bitbucket Data Center: for a personal HTTP access token give your "
-                         "username (--username NAME); for a project or repository token, "
-                         "which has none, use --bearer")
+    if options.bearer and options.username:
+        raise UsageError("--bearer is for tokens used without a username: drop --username "
+                         "(or --bearer, for a personal token with its owner's username)")
+    bearer = not options.username
     if options.email:
         io.say("--email is only used on Bitbucket Cloud; ignored.")
     expiry = _future_expiry(options.expires)
@@ -147,6 +145,7 @@ def _login_datacenter(options: argparse.Namespace, io: Io, request: Request) -> 
     report_or_refuse(validation, options.force, io)
     if bearer:
         validation.authtype = BEARER
+        _say_if_git_cannot_send_bearer(url, io)
     entry = Entry(protocol=request.protocol, host=request.host,
                   path=(request.record.path or ""), username=username or "",
                   backend=request.config.store, kind="datacenter", expiry=expiry,
@@ -154,6 +153,29 @@ def _login_datacenter(options: argparse.Namespace, io: Io, request: Request) -> 
                   validation=validation.to_dict())
     where = _store(entry, token, io)
     io.say(f"stored the {'Bearer ' if bearer else ''}token for {url}"
-           + (f" as {username}" if username else " (project or repository token)")
+           + (f" as {username}" if username else " (used without a username)")
            + f" in {where}.")
     return 0
+
+
+def _say_if_git_cannot_send_bearer(url: str, io: Io) -> None:
+    """git sends a Bearer token only from 2.46 on: with an older git, say so at login rather
+    than at the first clone."""
+    from git_credential_bbtoken.explain import datacenter
+
+    version = git_version()
+    if version is None or version >= datacenter.BEARER_MIN_GIT:
+        return
+    io.say(f"git {'.'.join(map(str, version))} cannot send a Bearer token (git 2.46 or newer "
+           "can): upgrade git, or, for a personal token, log in with its owner's username: "
+           + datacenter.dc_login_command(url, "NAME"))
+
+
+def git_version() -> tuple[int, int] | None:
+    """The (major, minor) of the git on PATH, None when it cannot be told."""
+    try:
+        out = run_git(["--version"]).stdout
+    except OSError:
+        return None
+    match = re.search(r"(\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else None

@@ -53,16 +53,14 @@ def account_cannot_see(url: str, repo: str, status: int, token_works: bool) -> E
 def credential_rejected(url: str, status: int, denied_reason: str | None) -> Explanation:
     """Data Center refused the credential itself. Sending it again would only count towards
     the CAPTCHA that locks the account after repeated failures, so it is not sent again."""
-    details = ["It will not be sent again: repeated failures lock the account behind a "
-               "CAPTCHA."]
-    if denied_reason:
-        details.insert(0, f"The server says why (X-Authentication-Denied-Reason): "
-                          f"{denied_reason[:200]}")
-        details.append("A CAPTCHA is cleared by logging in once in the web interface.")
+    from git_credential_bbtoken.explain.datacenter import server_denied
+
+    said = server_denied(denied_reason)  # the reason, then how to clear a CAPTCHA
     return Explanation(
         id=CREDENTIAL_REJECTED,
         summary=f"Bitbucket Data Center rejected the stored token for {url} ({status}).",
-        details=tuple(details),
+        details=(*said[:1], "It will not be sent again: repeated failures lock the account "
+                 "behind a CAPTCHA.", *said[1:]),
         fix=("Fix: create a new HTTP access token, then run: "
              + bbtoken_command("rotate", url),),
     )

@@ -1,8 +1,9 @@
 """Bitbucket Data Center / Server: what went wrong with an HTTP access token, and the fix.
 
 Facts: docs/bitbucket-facts.md §5. Personal tokens go with the owner's username
-(Basic), project and repository tokens only as Bearer; permissions can be edited after
-creation, the expiry cannot. The fixes point at the server's own token pages.
+(Basic), project and repository tokens only as Bearer (and personal ones may too): a login
+without a username is a Bearer login. Permissions can be edited after creation, the expiry
+cannot. The fixes point at the server's own token pages.
 """
 
 from __future__ import annotations
@@ -46,9 +47,19 @@ def dc_tokens_page(url: str) -> str:
 
 
 def dc_login_command(url: str, username: str | None = None) -> str:
-    """`login` for a Data Center token: personal with --username, else --bearer."""
-    who = ("--username", username) if username else ("--bearer",)
+    """`login` for a Data Center token: a personal one with --username (Basic), else without
+    a username (Bearer)."""
+    who = ("--username", username) if username else ()
     return login_command(url, "--kind", "datacenter", *who)
+
+
+def server_denied(denied_reason: str | None) -> tuple[str, ...]:
+    """What the server said with its 401 (`X-Authentication-Denied-Reason`): usually that the
+    account is behind a CAPTCHA after repeated failures."""
+    if not denied_reason:
+        return ()
+    return (f"The server says why (X-Authentication-Denied-Reason): {denied_reason[:200]}",
+            "A CAPTCHA is cleared by logging in once in the web interface.")
 
 
 def _dc_new_token_fix(url: str, username: str | None, permission: str) -> tuple[str, ...]:
@@ -62,8 +73,10 @@ def _dc_new_token_fix(url: str, username: str | None, permission: str) -> tuple[
     return (*where, f"  then run: {dc_login_command(url, username)}")
 
 
-def dc_token_rejected(url: str, username: str | None = None, status: int = 401) -> Explanation:
-    """401 from a Data Center server: the token, or the way it was sent, was refused."""
+def dc_token_rejected(url: str, username: str | None = None, status: int = 401,
+                      denied_reason: str | None = None) -> Explanation:
+    """401 from a Data Center server: the token, or the way it was sent, was refused. It was
+    not sent again (facts §5), so the server's own reason, when it gave one, is all there is."""
     causes = ["  - it has expired (an HTTP access token's expiry cannot be extended) or was "
               "revoked",
               "  - it was mistyped or cut short when pasted"]
@@ -71,12 +84,15 @@ def dc_token_rejected(url: str, username: str | None = None, status: int = 401) 
         causes.append(f"  - it is not a personal token of \"{username}\" (personal tokens go "
                       "with their owner's username)")
         causes.append("  - it is a project or repository token: those work only as Bearer "
-                      "tokens, without a username")
+                      f"tokens, without a username: {dc_login_command(url)}")
+    else:
+        causes.append("  - it is a personal token that this server takes only with its "
+                      f"owner's username: {dc_login_command(url, 'NAME')}")
     causes.append("  - your account has no access to this repository")
     return Explanation(
         id=DC_TOKEN_REJECTED,
         summary=f"Bitbucket Data Center rejected the token for {url} ({status}).",
-        details=("Likely causes:", *causes),
+        details=(*server_denied(denied_reason), "Likely causes:", *causes),
         fix=_dc_new_token_fix(url, username, REPO_WRITE_TEXT),
     )
 
@@ -153,14 +169,16 @@ def dc_expires_soon(url: str, date: datetime.date | str, days: int,
     )
 
 
-def dc_basic_auth_disabled(url: str, username: str | None = None) -> Explanation:
-    """The server refuses Basic authentication; the token itself works as a Bearer token."""
+def dc_basic_auth_disabled(url: str, username: str | None = None,
+                           denied_reason: str | None = None) -> Explanation:
+    """The server refuses Basic authentication (its 401 says so): only Bearer can work."""
     return Explanation(
         id=DC_BASIC_AUTH_DISABLED,
         summary=f"Basic authentication is disabled on this Bitbucket Data Center server, so "
                 f"git cannot send the token with a username to {url} (401).",
-        details=("The token works as a Bearer token: git 2.46 or newer sends it that way "
-                 "through this helper.",),
+        details=(*server_denied(denied_reason),
+                 "Log in without a username and the token is sent as a Bearer token: git "
+                 "2.46 or newer sends it that way through this helper."),
         fix=(f"Fix: run: {dc_login_command(url)}",
              "  (and use git 2.46 or newer), or ask the server's admins about basic "
              "authentication for HTTP access tokens."),

@@ -314,6 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers.append(("X-AUSERNAME", auth.user.name))
         if challenge:
             headers.append(("WWW-Authenticate", REALM))
+        if status == 401 and self.server.rig.denied_reason:
+            headers.append(("X-Authentication-Denied-Reason", self.server.rig.denied_reason))
         return self._send(status, headers, json.dumps(data).encode())
 
     @staticmethod
