@@ -49,6 +49,7 @@ log = debug.getLogger(__name__)
 ANSWER = "answer"  # serve the stored credential
 SKIP = "skip"  # answer nothing for it (git asks the next helper, or the person)
 QUIT = "quit"  # tell git to stop: the request is certain to fail
+BEARER = "Bearer"  # the authtype of a Data Center token used without a username
 
 
 class Decision:
@@ -280,12 +281,11 @@ def ask_for_token(request: Request, io: Io,
     operation = gitcommand.detect()
     _say_what_to_create(request, where, operation, io)
     try:
-        asked = _ask_username(request, where, io)
-        if asked is None:
-            return None
-        username, email = asked
-        shown = where.replace("://", f"://{username}@", 1)
-        token = prompt.ask(f"Password for '{shown}': ", secret=True).strip()
+        username, email = _ask_username(request, where, io)
+        if not username and not _git_sends_bearer(request, io):
+            return QUIT
+        token = prompt.ask(f"Password for '{_with_username(where, username)}': ",
+                           secret=True).strip()
     except prompt.NobodyToAsk as exc:
         log.debug("not asking: %s", exc)
         return None
@@ -309,7 +309,32 @@ def ask_for_token(request: Request, io: Io,
     else:
         for problem in validation.problems:
             io.say(problem.text())
+    return _answer(username, token)
+
+
+def _with_username(where: str, username: str) -> str:
+    """The URL as git shows it in its prompt: with the username, when there is one."""
+    return where.replace("://", f"://{username}@", 1) if username else where
+
+
+def _answer(username: str, token: str) -> list[tuple[str, str]]:
+    """What git gets: Basic, or with no username (Data Center) a Bearer token."""
+    if not username:
+        return [("capability[]", "authtype"), ("authtype", BEARER), ("credential", token)]
     return [("username", username), ("password", token)]
+
+
+def _git_sends_bearer(request: Request, io: Io) -> bool:
+    """A Data Center token typed without a username goes as a Bearer token, which git sends
+    only when it announced `capability[]=authtype` (2.46+); else say so, before the token is
+    typed for nothing."""
+    if "authtype" in request.record.capabilities:
+        return True
+    url = without_git_suffix(request.url)
+    io.say(f"without a username the token for {url} is a Bearer token, and this git cannot "
+           "send one (git 2.46 or newer can).\nGive the token owner's username for a personal "
+           "token, or upgrade git for a project or repository token.")
+    return False
 
 
 def _why_it_cannot_work(request: Request, validation: Validation) -> list[str]:
@@ -340,9 +365,8 @@ def _say_what_to_create(request: Request, where: str, operation: str, io: Io) ->
         permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
         io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
                f"Create a personal one with {permission} at {dc.dc_tokens_page(where)}\n"
-               "and give your Bitbucket username with it. Project and repository tokens are "
-               "Bearer-only:\n"
-               f"store them with: {dc.dc_login_command(without_git_suffix(where))}")
+               "and give your Bitbucket username with it; for a project or repository token "
+               "(or to send\na personal one as a Bearer token) leave the username empty.")
         return
     needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
                                      else [])
@@ -352,10 +376,11 @@ def _say_what_to_create(request: Request, where: str, operation: str, io: Io) ->
            f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
 
 
-def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None] | None:
+def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None]:
     """The username for git (git's own, else asked) and the email for the REST checks, if
-    the person typed one; None when a Data Center token gets no name (a personal token needs
-    its owner's). Raises prompt.NobodyToAsk, or prompt.Cancelled."""
+    the person typed one. On Data Center no name is "": the token goes as a Bearer token
+    (project and repository tokens must; personal tokens may). Raises prompt.NobodyToAsk, or
+    prompt.Cancelled."""
     from git_credential_bbtoken import prompt
 
     username = request.record.username
@@ -364,7 +389,7 @@ def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None
     datacenter = request.config.kind == "datacenter"
     username = prompt.ask(f"Username for '{where}': ", secret=False).strip()
     if not username:
-        return None if datacenter else (TOKEN_USERNAME, None)
+        return ("", None) if datacenter else (TOKEN_USERNAME, None)
     from git_credential_bbtoken import explain
 
     if explain.looks_like_email(username) and not datacenter:
@@ -439,7 +464,7 @@ def _keep(request: Request, username: str, token: str, email: str | None,
     entry = Entry(protocol=request.protocol, host=request.host,
                   path=bitbucket_store_scope(request.record.path, request.config.kind),
                   username=username, backend=request.config.store, kind=request.config.kind,
-                  email=email, stored_at=now_iso(),
+                  email=email, stored_at=now_iso(), authtype=None if username else BEARER,
                   validation=validation.to_dict())
     for change in _learnt(validation, entry, request):
         change(entry)

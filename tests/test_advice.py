@@ -183,18 +183,30 @@ def test_an_email_typed_as_username_goes_to_the_checks(monkeypatch: pytest.Monke
             "x-bitbucket-api-token-auth for git and the email for scope checks.\n") in said
 
 
-def test_datacenter_needs_a_username_to_ask_for_a_token(monkeypatch: pytest.MonkeyPatch,
-                                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize("git_sends_bearer", [True, False])
+def test_datacenter_without_a_username_is_a_bearer_token(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path,
+                                                         git_sends_bearer: bool) -> None:
+    """An empty username on Data Center: the token goes as a Bearer token when git announced
+    authtype; else git is told to stop before a token is typed for nothing."""
     monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
     monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, ""))
     out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
     request = nothing_stored("127.0.0.1:9", "datacenter")
-    assert advice.ask_for_token(request, out, CredentialStore(out.say)) is None
+    if git_sends_bearer:
+        request.record.capabilities.append("authtype")
+    answer = advice.ask_for_token(request, out, CredentialStore(out.say))
     said = out.stderr.getvalue()  # type: ignore[attr-defined]
     assert said.startswith("bbtoken: no HTTP access token is stored for "
                            "https://127.0.0.1:9/ws/repo.\nbbtoken: Create a personal one with "
                            "REPO_READ at https://127.0.0.1:9/plugins/servlet/access-tokens/"
                            "manage\n")
+    if git_sends_bearer:
+        assert answer == [("capability[]", "authtype"), ("authtype", "Bearer"),
+                          ("credential", TOKEN)]
+    else:
+        assert answer == advice.QUIT
+        assert "this git cannot send one (git 2.46 or newer can)" in said
 
 
 @pytest.mark.parametrize(("operation", "can_clone", "can_push", "said"), [

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rig.askpass import Askpass
 from rig.datacenter import DataCenterServer
 from rig.gitrun import credential
 
@@ -355,6 +356,48 @@ def test_username_in_the_url_with_a_bearer_token_is_explained(
     clone = run("git", "clone", url, str(tmp_path / "w"), env=with_git(newer_git))
     assert clone.returncode != 0
     assert "only as a Bearer token" in clone.stderr and "alice@" in clone.stderr
+
+
+# -- nothing stored: the first clone asks (askpass, as an IDE would) -----------------------------
+
+
+def clone_asking(server: DataCenterServer, askpass: Askpass, work: Path,
+                 git_bin_dir: str | None = None) -> subprocess.CompletedProcess[str]:
+    mark_datacenter(server)
+    env = with_git(git_bin_dir) if git_bin_dir else dict(os.environ)
+    env["GIT_ASKPASS"] = askpass.path
+    return run("git", "clone", clone_url(server), str(work), env=env)
+
+
+def test_first_clone_with_an_empty_username_sends_a_bearer_token(
+        datacenter: DataCenterServer, askpass: Askpass, newer_git: str, tmp_path: Path) -> None:
+    """Nothing stored, no username: the person is asked once for each, and the token goes as
+    a Bearer token (git 2.46+ announces authtype), never as Basic with an empty username."""
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    askpass.answer(username="", password=PROJECT)
+    clone = clone_asking(datacenter, askpass, tmp_path / "w", newer_git)
+    assert clone.returncode == 0, clone.stderr
+    assert [p.split(" ")[0] for p in askpass.prompts()] == ["Username", "Password"]
+    assert askpass.prompts()[1] == f"Password for '{clone_url(datacenter)}': "  # git's
+    assert {r.scheme for r in datacenter.requests} == {None, "bearer"}
+    [row] = listed()  # kept, as a Bearer token
+    assert row["username"] == "" and row["authtype"] == "Bearer"
+    assert PROJECT not in clone.stderr
+
+
+def test_first_clone_with_an_empty_username_and_an_older_git_is_told(
+        datacenter: DataCenterServer, askpass: Askpass, tmp_path: Path) -> None:
+    """git before 2.46 cannot send a Bearer token: said after the empty username, before a
+    token is typed for nothing, and git told to stop rather than ask again."""
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
+    askpass.answer(username="", password=PROJECT)
+    clone = clone_asking(datacenter, askpass, tmp_path / "w")  # the system git, 2.39
+    assert clone.returncode != 0
+    assert [p.split(" ")[0] for p in askpass.prompts()] == ["Username"]
+    assert "cannot send one (git 2.46 or newer can)" in clone.stderr
+    assert "told us to quit" in clone.stderr
+    assert sent_with_a_credential(datacenter) == []
+    assert listed() == []
 
 
 # -- pure pieces ------------------------------------------------------------------------------
