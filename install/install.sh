@@ -6,8 +6,10 @@
 #   sh install/install.sh --uninstall --purge ... and remove the stored tokens too
 #
 # Uses pipx when present (BBTOKEN_NO_PIPX=1 to skip it), else a private venv under the user's
-# data folder with a link in ~/.local/bin (BBTOKEN_BIN_DIR to change). Installs from the
-# repository this script sits in, or from PyPI when run on its own (BBTOKEN_SOURCE overrides).
+# data folder with a link in ~/.local/bin (BBTOKEN_BIN_DIR to change) and one to the manual
+# page in the share/man/man1 beside it (~/.local/share/man/man1), which `man` finds from PATH.
+# Installs from the repository this script sits in, or from PyPI when run on its own
+# (BBTOKEN_SOURCE overrides).
 set -eu
 
 NAME=git-credential-bbtoken
@@ -17,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --uninstall) action=uninstall ;;
         --purge) purge=yes ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -34,6 +36,10 @@ fi
 data_home=${XDG_DATA_HOME:-$HOME/.local/share}
 venv=$data_home/$NAME/venv
 bin_dir=${BBTOKEN_BIN_DIR:-$HOME/.local/bin}
+# man looks in <dir>/../share/man for each <dir> on PATH: `git credential-bbtoken --help` runs
+# `man git-credential-bbtoken`. (pipx 1.5 and newer link it into ~/.local/share/man itself.)
+man_page=$(dirname "$bin_dir")/share/man/man1/$NAME.1
+venv_man_page=$venv/share/man/man1/$NAME.1
 
 python=""
 for candidate in python3 python; do
@@ -73,6 +79,10 @@ if [ "$action" = uninstall ]; then
     if [ -d "$venv" ]; then
         rm -rf "$venv"
         rm -f "$bin_dir/$NAME"
+        # only our own link: pipx links its copy to the same place
+        if [ -L "$man_page" ] && [ "$(readlink "$man_page")" = "$venv_man_page" ]; then
+            rm -f "$man_page"
+        fi
     elif [ "$use_pipx" = yes ]; then
         pipx uninstall "$NAME" >/dev/null 2>&1 || true
     fi
@@ -99,6 +109,10 @@ else
         echo "install.sh: could not upgrade pip; the helper works, each fetch only pays ~10 ms more" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source_spec"
     ln -sf "$venv/bin/$NAME" "$bin_dir/$NAME"
+    if [ -f "$venv_man_page" ]; then  # an older release from PyPI has none
+        mkdir -p "$(dirname "$man_page")"
+        ln -sf "$venv_man_page" "$man_page"
+    fi
     exe=$venv/bin/$NAME
 fi
 

@@ -39,7 +39,7 @@ def copy_checkout(target: Path) -> Path:
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, target / name)
-    for folder in ("git_credential_bbtoken", "install"):
+    for folder in ("git_credential_bbtoken", "install", "man"):
         shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
     return target
 
@@ -80,11 +80,15 @@ def test_install_clone_uninstall_purge(bitbucket: BitbucketServer, secret_servic
     data_home = Path(env["XDG_DATA_HOME"])
     venv = data_home / NAME / "venv"
     exe = venv / "bin" / NAME
+    # the manual page, beside bin_dir as man looks for it from PATH (<dir>/../share/man)
+    man_page = tmp_path / "share" / "man" / "man1" / f"{NAME}.1"
     config_before = isolated_env.read_bytes()  # holds the server's CA and bbtoken.* lines
 
     install = sh("sh", str(checkout / "install" / "install.sh"), env=env)
     assert install.returncode == 0, install.stdout + install.stderr
     assert exe.exists() and (bin_dir / NAME).resolve() == exe.resolve()
+    assert man_page.resolve() == (venv / "share" / "man" / "man1" / f"{NAME}.1").resolve()
+    assert man_page.read_bytes() == (ROOT / "man" / f"{NAME}.1").read_bytes()
     # The console script git runs on every fetch starts without `re` (issue 5: pip >= 25).
     script = exe.read_text()
     assert script.startswith(f"#!{venv}/bin/python") and "import re" not in script
@@ -119,6 +123,7 @@ def test_install_clone_uninstall_purge(bitbucket: BitbucketServer, secret_servic
     assert isolated_env.read_bytes() == config_before
     assert not venv.exists()
     assert not (bin_dir / NAME).exists() and not (bin_dir / NAME).is_symlink()
+    assert not man_page.exists() and not man_page.is_symlink()
     assert "--purge" in uninstall.stdout
     # the stored token survives (read with this checkout's own helper)
     project_env = dict(os.environ)

@@ -3,7 +3,10 @@
 `python -m build` turns a copy of this checkout into an sdist and a wheel (built from that sdist,
 so a file the sdist lacks is missing from the wheel too) that `twine check --strict` accepts;
 `pipx install` of the wheel in a fresh HOME gives a `git-credential-bbtoken` that runs from
-pipx's bin folder, and that git finds as `git credential-bbtoken`.
+pipx's bin folder, and that git finds as `git credential-bbtoken`. The wheel carries the manual
+page (man/git-credential-bbtoken.1) to <prefix>/share/man/man1, where `man` finds it from PATH:
+`git credential-bbtoken --help` is `git help credential-bbtoken`, which runs `man`. Where `man`
+is missing those checks skip, or fail where BBTOKEN_REQUIRE_MAN=1 or BBTOKEN_REQUIRE_ALL=1 (CI).
 
 build, twine and pipx are no dependency of the project: they come from PyPI into a throwaway
 venv. Where they cannot be installed the tests skip, or fail where BBTOKEN_REQUIRE_PYPI=1 or
@@ -12,6 +15,7 @@ BBTOKEN_REQUIRE_ALL=1 (CI). Network: PyPI only (pip, and pipx fetching the runti
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import re
@@ -27,6 +31,8 @@ import pytest
 from rig.required import skip_or_fail
 
 from git_credential_bbtoken import __version__
+from git_credential_bbtoken.cli import PROTOCOL_ACTIONS
+from git_credential_bbtoken.commands.dispatch import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "git_credential_bbtoken"
@@ -35,6 +41,8 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 SCRIPTS = "Scripts" if os.name == "nt" else "bin"
 EXE = ".exe" if os.name == "nt" else ""
 # Read before the tests isolate the environment: pip and pipx may need them to reach PyPI.
+MAN_PAGE = ROOT / "man" / f"{NAME}.1"
+MAN_DIR = "share/man/man1"  # below the install prefix (a venv, pipx's ~/.local)
 PROXIES = {name: value for name, value in os.environ.items()
            if name.lower() in ("https_proxy", "http_proxy", "no_proxy", "all_proxy")}
 
@@ -109,8 +117,11 @@ def test_the_distributions_hold_the_package_and_its_metadata(dist: Path) -> None
         info = f"{PACKAGE}-{__version__}.dist-info"
         metadata = wheel.read(f"{info}/METADATA").decode()
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
+        # installed below the prefix: <prefix>/share/man/man1
+        page = wheel.read(f"{PACKAGE}-{__version__}.data/data/{MAN_DIR}/{NAME}.1")
     assert wanted <= names, sorted(wanted - names)
     assert f"{info}/licenses/LICENSE" in names
+    assert page == MAN_PAGE.read_bytes()
     assert f"{NAME} = {PACKAGE}.cli:main" in entry_points
     for line in (f"Name: {NAME}", f"Version: {__version__}", "Requires-Python: >=3.9",
                  "License-Expression: MIT", "Description-Content-Type: text/markdown"):
@@ -121,7 +132,7 @@ def test_the_distributions_hold_the_package_and_its_metadata(dist: Path) -> None
     top = f"{PACKAGE}-{__version__}"
     with tarfile.open(dist / f"{top}.tar.gz") as sdist:
         members = {name.partition("/")[2] for name in sdist.getnames()}
-    assert {"pyproject.toml", "README.md", "LICENSE", "PKG-INFO"} <= members
+    assert {"pyproject.toml", "README.md", "LICENSE", "PKG-INFO", f"man/{NAME}.1"} <= members
     assert wanted <= members, sorted(wanted - members)
 
 
@@ -129,9 +140,11 @@ def test_pipx_installs_the_wheel_in_a_fresh_home(dist: Path, tools: Path, tmp_pa
                                                  ) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    pipx_bin = tmp_path / "pipx-bin"
+    # pipx's own defaults (1.5 and newer), spelt out: never the caller's settings.
+    pipx_bin = home / ".local" / "bin"
+    pipx_man = home / ".local" / "share" / "man"
     env = tool_env(HOME=str(home), USERPROFILE=str(home), PIPX_HOME=str(tmp_path / "pipx"),
-                   PIPX_BIN_DIR=str(pipx_bin), PIPX_MAN_DIR=str(tmp_path / "pipx-man"))
+                   PIPX_BIN_DIR=str(pipx_bin), PIPX_MAN_DIR=str(pipx_man))
     wheel = dist / f"{PACKAGE}-{__version__}-py3-none-any.whl"
     installed = run(tools / f"pipx{EXE}", "install", wheel, env=env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
@@ -146,6 +159,96 @@ def test_pipx_installs_the_wheel_in_a_fresh_home(dist: Path, tools: Path, tmp_pa
     via_git = run("git", "credential-bbtoken", "--version", env=env, timeout=60)
     assert (via_git.returncode, via_git.stdout.strip()) == (0, f"{NAME} {__version__}"), \
         via_git.stderr
+    # pipx links the manual page beside its bin folder, where man looks from PATH.
+    linked = pipx_man / "man1" / f"{NAME}.1"
+    assert linked.read_bytes() == MAN_PAGE.read_bytes()
+    assert_git_help_shows_the_manual_page(env, linked)
+
+
+# -- the manual page: `git credential-bbtoken --help` ----------------------------------------
+
+
+def assert_git_help_shows_the_manual_page(env: dict[str, str], page: Path) -> None:
+    """`git credential-bbtoken --help` with `env`'s PATH shows the manual page `page`."""
+    if os.name == "nt":
+        return  # git shows HTML help there (help.format), never man: nothing to check
+    if shutil.which("man", path=env["PATH"]) is None:
+        skip_or_fail("`git credential-bbtoken --help` runs man, which is not installed "
+                     "(apt-get install man-db)", "MAN")
+    # man's own search from PATH (<dir>/../share/man), not a MANPATH of the caller's.
+    env = {name: value for name, value in env.items() if name != "MANPATH"}
+    env.update(MANPAGER="cat", PAGER="cat", GIT_PAGER="cat", MANWIDTH="80", LC_ALL="C")
+    found = run("man", "-w", NAME, env=env, timeout=60)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert Path(found.stdout.strip()).resolve() == page.resolve()
+
+    shown = run("git", "credential-bbtoken", "--help", env=env, timeout=60)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert text.startswith("GIT-CREDENTIAL-BBTOKEN(1)"), shown.stdout[:500]
+    assert "NAME git-credential-bbtoken - a git credential helper for Bitbucket API tokens " \
+           "SYNOPSIS git credential-bbtoken (get | store | erase) " \
+           "git credential-bbtoken login [URL]" in text, shown.stdout[:1500]
+
+
+def test_git_help_shows_the_manual_page_of_the_wheel_installed_in_a_venv(
+        dist: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    made = run(sys.executable, "-m", "venv", venv)
+    assert made.returncode == 0, made.stderr
+    wheel = dist / f"{PACKAGE}-{__version__}-py3-none-any.whl"
+    installed = run(venv / SCRIPTS / f"python{EXE}", "-m", "pip", "install", "--no-deps",
+                    wheel)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    page = venv / MAN_DIR / f"{NAME}.1"
+    assert page.read_bytes() == MAN_PAGE.read_bytes()
+
+    env = tool_env()
+    # Without the package on PATH git knows no such command (no other copy answers).
+    assert shutil.which(NAME, path=env["PATH"]) is None
+    env["PATH"] = os.pathsep.join([str(venv / SCRIPTS), env["PATH"]])
+    assert_git_help_shows_the_manual_page(env, page)
+
+
+def man_sections(text: str, macro: str) -> dict[str, str]:
+    """The page's text by `.SH` or `.SS` heading, with roff's `\\-` as a plain `-`."""
+    parts = re.split(rf"^\{macro} +(.+)$", text.replace("\\-", "-"), flags=re.M)
+    return {name.strip('"'): body for name, body in zip(parts[1::2], parts[2::2])}
+
+
+def test_the_manual_page_documents_every_command_and_option_of_the_parser() -> None:
+    """Every command of the parser (and git's protocol actions) has its own `.SS` under
+    COMMANDS, which names each of its options: the page cannot silently fall behind."""
+    page = MAN_PAGE.read_text(encoding="utf-8")
+    sections = man_sections(page, ".SH")
+    assert list(sections)[:3] == ["NAME", "SYNOPSIS", "DESCRIPTION"]
+    for heading in ("COMMANDS", "CONFIGURATION", "ENVIRONMENT", "EXIT STATUS", "SEE ALSO"):
+        assert heading in sections, heading
+    commands = man_sections(sections["COMMANDS"], ".SS")
+    # SYNOPSIS: one usage per command, from its `git credential-bbtoken NAME` line to the next
+    synopsis = dict(re.findall(r"^\\fBgit credential-bbtoken (\w+)\\fR(.*(?:\n .*)*)",
+                               sections["SYNOPSIS"], re.M))
+
+    subparsers = next(action for action in build_parser()._actions
+                      if isinstance(action, argparse._SubParsersAction))
+    wanted = list(PROTOCOL_ACTIONS) + list(subparsers.choices)
+    assert sorted(commands) == sorted(wanted)
+    for name, parser in subparsers.choices.items():
+        options = {option for action in parser._actions for option in action.option_strings
+                   if option.startswith("--") and option != "--help"}
+        assert options, name
+        usage = synopsis.get(name, "")
+        assert usage, f"SYNOPSIS has no line for {name}"
+        for option in sorted(options):
+            mentioned = re.compile(rf"{re.escape(option)}\b(?!-)")
+            assert mentioned.search(commands[name]), f"COMMANDS/{name} lacks {option}"
+            assert mentioned.search(usage), f"SYNOPSIS of {name} lacks {option}"
+    for variable in ("BBTOKEN_TOKEN", "BBTOKEN_USERNAME", "BBTOKEN_DEBUG"):
+        assert variable in sections["ENVIRONMENT"], variable
+    for key in ("bbtoken. <url> .kind", "bbtoken. <url> .apiUrl", "bbtoken.store"):
+        assert key in sections["CONFIGURATION"], key
+    assert "gitcredentials\\fR(7)" in sections["SEE ALSO"]
+    assert "git-credential\\fR(1)" in sections["SEE ALSO"]
 
 
 # -- the workflows ---------------------------------------------------------------------------
