@@ -443,9 +443,17 @@ def after_erase(request: Request, removed: list[Entry], io: Io) -> None:
 
         io.say(datacenter.dc_token_rejected(url, record.username).text())
     else:
+        from git_credential_bbtoken.checks.validation import git_worked, scopes_known
         from git_credential_bbtoken.explain import cloud
 
-        io.say(cloud.for_rejection(url, record.username, record.password).text())
+        # What was kept beside the rejected token says which causes still fit: one that
+        # cloned, or whose scopes Bitbucket listed, was not made without scopes.
+        known = [scopes_known(e.validation, e.repositories) for e in removed]
+        had = [scopes for scopes in known if scopes is not None]
+        worked = any(git_worked(e.validation, e.repositories) for e in removed)
+        io.say(cloud.for_rejection(url, record.username, record.password,
+                                   known=frozenset().union(*had) if had else None,
+                                   git_worked=worked).text())
     for entry in removed:
         io.say(f"removed the stored token for {entry.url} ({entry.username}).")
 

@@ -207,6 +207,27 @@ def test_revoked_token_is_explained_and_removed(server: BitbucketServer,
     assert listed() == []
 
 
+def test_a_revoked_token_that_had_worked_is_not_blamed_on_its_scopes(
+        server: BitbucketServer, tmp_path: Path) -> None:
+    # It cloned, with read and write known: Bitbucket's 401 now means expired or revoked
+    # (or the account lost the repository), never a token made without scopes.
+    token = server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    assert login(server, GOOD).returncode == 0
+    work = tmp_path / "w"
+    assert run("git", "clone", f"{server.url}/acme/widgets.git", str(work)).returncode == 0
+    token.revoked = True
+    doctor = bbtoken("doctor", f"{server.url}/acme/widgets")
+    fetch = run("git", "-C", str(work), "fetch")
+    assert doctor.returncode == 1 and fetch.returncode != 0
+    for said in (doctor.stdout, fetch.stderr):
+        assert "rejected the token" in said and "expired or was revoked" in said, said
+        assert f"accepted it before, with {READ}, {WRITE}" in said, said
+        assert "without Bitbucket scopes" not in said and "mistyped" not in said, said
+    assert f"with: {READ}, {WRITE}" in fetch.stderr
+    assert f"login {server.url}/acme/widgets" in fetch.stderr
+    assert listed() == []
+
+
 def test_email_as_git_username_is_refused_with_its_own_explanation(
         server: BitbucketServer) -> None:
     server.add_token(GOOD, "alice", scopes=[READ, WRITE])

@@ -35,6 +35,17 @@ CASES: list[tuple[Callable[[], ex.Explanation], str, list[str], list[str]]] = [
       "x-bitbucket-api-token-auth", PAGE, LOGIN, R, W, "cannot be edited"], []),
     (lambda: cloud.token_rejected(URL, "x-bitbucket-api-token-auth"), cloud.TOKEN_REJECTED,
      ["401", PAGE, LOGIN], ["is not your Bitbucket username"]),
+    # A token Bitbucket accepted before, with known scopes: only what still fits.
+    (lambda: cloud.token_rejected(URL, "x-bitbucket-api-token-auth", known=[R, W]),
+     cloud.TOKEN_REJECTED,
+     ["401", f"accepted it before, with {R}, {W}", "not the cause", "expired or was revoked",
+      "lost access", f"with: {R}, {W}", PAGE, LOGIN],
+     ["without Bitbucket scopes", "mistyped", "is not your Bitbucket username"]),
+    (lambda: cloud.token_rejected(URL, "alice", known=[R, U]), cloud.TOKEN_REJECTED,
+     ["expired or was revoked", "\"alice\" is not your Bitbucket username", f"with: {R}, {U}"],
+     ["without Bitbucket scopes", W]),
+    (lambda: cloud.token_rejected(URL, "alice", known=[R], git_worked=True),
+     cloud.TOKEN_REJECTED, ["expired or was revoked"], ["is not your Bitbucket username"]),
     (lambda: cloud.email_as_git_username(URL, "alice@example.com"), cloud.EMAIL_AS_GIT_USERNAME,
      ["alice@example.com", "x-bitbucket-api-token-auth", "Bitbucket username", "401",
       f"{LOGIN} --username x-bitbucket-api-token-auth --email alice@example.com"], []),
@@ -257,6 +268,23 @@ def test_for_rejection(username: str | None, secret: str, status: int,
     explanation = cloud.for_rejection(URL, username, secret, status)
     assert explanation.id == expected_id
     assert secret not in explanation.text()
+
+
+@pytest.mark.parametrize(("known", "expected_id", "absent"), [
+    (None, cloud.TOKEN_REJECTED, []),
+    ([R, W], cloud.TOKEN_REJECTED, ["without Bitbucket scopes"]),
+    ([R], cloud.TOKEN_REJECTED, ["without Bitbucket scopes", W]),
+    (["read:jira-work"], cloud.NO_BITBUCKET_SCOPES, []),
+])
+def test_for_rejection_of_a_token_whose_scopes_are_known(known: list[str] | None,
+                                                         expected_id: str,
+                                                         absent: list[str]) -> None:
+    # Never blame a scope the token is known to have (contract §4).
+    explanation = cloud.for_rejection(URL, "x-bitbucket-api-token-auth", "ATATT" + "a" * 100,
+                                      known=known)
+    assert explanation.id == expected_id
+    for part in absent:
+        assert part not in explanation.text()
 
 
 def test_loading_the_explanations_stays_light() -> None:

@@ -27,6 +27,35 @@ def scopes_text(scopes: list[str] | None, partial: bool = False) -> str:
     return (", ".join(scopes) or "none") + (" (at least)" if partial else "")
 
 
+def scopes_known(validation: Mapping[str, Any] | None,
+                 repositories: Mapping[str, Any] | None = None) -> frozenset[str] | None:
+    """What a stored token is known to have (None: nothing known), from what is kept beside
+    it: the scopes its check listed or proved, and read (and write) where Bitbucket let it
+    clone (push), at its check or on a repository since (`knowledge`)."""
+    v = Validation.from_dict(validation)
+    known = set(v.scopes if v.scopes is not None else v.proven_scopes)
+    facts = [v.to_dict(), *(f for f in (repositories or {}).values() if isinstance(f, Mapping))]
+    for fact in facts:
+        if fact.get("can_clone") is True or fact.get("clone") is True:
+            known.add(sc.READ_REPOSITORY)
+        if fact.get("can_push") is True or fact.get("push") is True:
+            known.update((sc.READ_REPOSITORY, sc.WRITE_REPOSITORY))
+    if not known and v.scopes is None:
+        return None
+    return frozenset(known)
+
+
+def git_worked(validation: Mapping[str, Any] | None,
+               repositories: Mapping[str, Any] | None = None) -> bool:
+    """Whether git itself accepted the stored token: a probe at its check, or a repository
+    where Bitbucket let it clone or push since."""
+    v = Validation.from_dict(validation)
+    if GIT_PROBE in v.sources and (v.can_clone or v.can_push):
+        return True
+    return any(isinstance(f, Mapping) and (f.get("clone") is True or f.get("push") is True)
+               for f in (repositories or {}).values())
+
+
 class VerdictRow(NamedTuple):
     what: str
     answer: str  # yes | no | unknown

@@ -23,7 +23,12 @@ import time
 
 from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
-from git_credential_bbtoken.checks.validation import IDENTITY_ROW, scopes_text
+from git_credential_bbtoken.checks.validation import (
+    IDENTITY_ROW,
+    git_worked,
+    scopes_known,
+    scopes_text,
+)
 from git_credential_bbtoken.commands.helperchain import (
     HELPER_TRACE_TIMEOUT,
     helper_chain,
@@ -50,6 +55,7 @@ from git_credential_bbtoken.common import (
 )
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
+from git_credential_bbtoken.explain import cloud
 from git_credential_bbtoken.gitconfig import HostConfig, run_git
 from git_credential_bbtoken.matching import find_for_get
 from git_credential_bbtoken.storage.secretstore import KeyringSecrets, SecretStoreError
@@ -347,7 +353,20 @@ def check_live(request: Request, entry: Entry | None, token: str) -> list[Check]
     # An explanation is as serious as the row it explains: a note (not checked, a scope
     # Sourcetree needs) goes with a row that is a warning (unknown, or a panel's "no").
     for problem in validation.problems:
+        problem = _what_fits(problem, entry, request.url)
         status = PROBLEM if problem.severity == explain.ERROR else WARNING
         checks.append(Check("explanation", status, problem.summary,
                             list(problem.details) + list(problem.fix)))
     return checks
+
+
+def _what_fits(problem: explain.Explanation, entry: Entry, url: str) -> explain.Explanation:
+    """git rejected a token that had worked, or whose scopes are known: only the causes that
+    still fit, never a scope it is known to have (contract §4)."""
+    if problem.id != cloud.TOKEN_REJECTED:
+        return problem
+    known = scopes_known(entry.validation, entry.repositories)
+    if known is None:
+        return problem
+    return cloud.for_rejection(url, entry.username or None, None, known=known,
+                               git_worked=git_worked(entry.validation, entry.repositories))

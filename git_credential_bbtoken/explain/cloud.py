@@ -67,8 +67,40 @@ def _known(granted: Iterable[str] | None,
     return have, have if have is not None else sc.normalize_scopes(proven)
 
 
-def token_rejected(url: str, username: str | None = None, status: int = 401) -> Explanation:
-    """401 from git or REST: the token or the username was refused; list the likely causes."""
+def _bitbucket_scopes(scopes: Iterable[str] | None) -> list[str]:
+    return [s for s in sc.sort_scopes(sc.normalize_scopes(scopes or ())) if s.endswith(sc.SUFFIX)]
+
+
+def _replacement_scopes(had: list[str]) -> list[str]:
+    """What a new token in place of one that had `had` needs: what it had, and read; clone
+    and push when nothing is known."""
+    if not had:
+        return [sc.READ_REPOSITORY, sc.WRITE_REPOSITORY]
+    return scopes_for_new_token([sc.READ_REPOSITORY], had)
+
+
+def token_rejected(url: str, username: str | None = None, status: int = 401,
+                   known: Iterable[str] | None = None, git_worked: bool = False) -> Explanation:
+    """401 from git or REST: the token or the username was refused; list the likely causes.
+
+    `known`: the Bitbucket scopes the token is known to have (Bitbucket listed them, or it
+    cloned or pushed with them). Then it was neither made without scopes nor mistyped, and
+    only what fits a token Bitbucket accepted before is listed: never blame a scope the token
+    is known to have (contract §4). `git_worked`: git accepted it under this username."""
+    had = _bitbucket_scopes(known)
+    if had:
+        causes = ["  - it has expired or was revoked",
+                  "  - your account lost access to this repository, or it was moved"]
+        if username and username != TOKEN_USERNAME and not git_worked:
+            causes.append(f"  - the username \"{username}\" is not your Bitbucket username "
+                          f"(or use {TOKEN_USERNAME})")
+        return Explanation(
+            id=TOKEN_REJECTED,
+            summary=f"Bitbucket rejected the token for {url} ({status}).",
+            details=(f"Bitbucket accepted it before, with {', '.join(had)}: its scopes are "
+                     "not the cause. Likely causes:", *causes),
+            fix=new_token_fix(url, _replacement_scopes(had)),
+        )
     causes = [
         "  - it was created without Bitbucket scopes (plain \"Create API token\", or Jira/"
         "Confluence scopes only)",
@@ -288,15 +320,19 @@ def nothing_checked(url: str) -> Explanation:
 
 
 def for_rejection(url: str, username: str | None, secret: str | None,
-                  status: int = 401) -> Explanation:
-    """The best explanation for a 401/410 from git: the most specific likely cause first."""
+                  status: int = 401, known: Iterable[str] | None = None,
+                  git_worked: bool = False) -> Explanation:
+    """The best explanation for a 401/410 from git: the most specific likely cause first.
+    `known`, `git_worked`: what is known of the token (`token_rejected`); None: nothing."""
     if status == 410:
         return app_password_retired(url, username, status)
     if looks_like_email(username):
         return email_as_git_username(url, username or "")
     if username and username != TOKEN_USERNAME and looks_like_app_password(secret):
         return app_password_retired(url, username, status)
-    return token_rejected(url, username, status)
+    if known is not None and not sc.has_any_bitbucket_scope(known):
+        return no_bitbucket_scopes(url, known)
+    return token_rejected(url, username, status, known, git_worked)
 
 
 def _repository_url(url: str) -> str:
