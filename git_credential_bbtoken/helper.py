@@ -226,10 +226,7 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         names = sorted({e.username for e in same_host} - {record.username})
         if names and find_for_get(same_host, request.protocol, request.host, record.path,
                                   None, request.config.kind) is not None:
-            io.say(f"a token is stored for {request.host} as {names[0]}, but git asks for user "
-                   f"'{record.username}' (from the remote URL). Either remove "
-                   f"'{record.username}@' from the remote URL, or store the token for that "
-                   f"name: {bbtoken_command('login', request.url, '--username', record.username)}")
+            io.say(_another_username(request, record.username, names[0]))
             return 0
     if record.path is None and any(e.path for e in same_host):
         io.say(f"tokens are stored for workspaces of {request.host}, but git did not send the "
@@ -248,6 +245,22 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         where = without_git_suffix(request.url)
         io.say(f"no token is stored for {where}; run: {bbtoken_command('login', where)}")
     return 0
+
+
+def _another_username(request: Request, username: str, stored_as: str) -> str:
+    """git asks for `username` (from the remote URL) and a token is stored as `stored_as`.
+    On Cloud an email is never a git username (docs/bitbucket-facts.md §1), so storing the
+    token for it cannot help: the remote URL is the fix."""
+    if request.config.kind == "cloud":
+        from git_credential_bbtoken.explain import cloud, looks_like_email
+
+        if looks_like_email(username):
+            return cloud.email_as_git_username(without_git_suffix(request.url), username,
+                                               stored_as).text()
+    return (f"a token is stored for {request.host} as {stored_as}, but git asks for user "
+            f"'{username}' (from the remote URL). Either remove '{username}@' from the "
+            "remote URL, or store the token for that name: "
+            f"{bbtoken_command('login', request.url, '--username', username)}")
 
 
 def _answer_from_environment(request: Request, io: Io) -> int:

@@ -228,6 +228,34 @@ def test_a_revoked_token_that_had_worked_is_not_blamed_on_its_scopes(
     assert listed() == []
 
 
+def test_an_email_in_the_remote_url_is_explained_with_the_url_to_use(
+        server: BitbucketServer, tmp_path: Path) -> None:
+    # A token is stored for the workspace as x-bitbucket-api-token-auth; the remote URL names
+    # the Atlassian email, which git would send and Bitbucket refuse (facts §1). Storing the
+    # token for the email cannot help (login refuses it): the remote URL is the fix.
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    assert login(server, GOOD, path="acme").returncode == 0
+    clean = f"{server.url}/acme/widgets.git"
+    with_email = clean.replace("://", "://alice%40example.com@")
+    work = tmp_path / "w"
+    assert run("git", "clone", clean, str(work)).returncode == 0
+    assert run("git", "remote", "set-url", "origin", with_email, cwd=work).returncode == 0
+    fetch = run("git", "fetch", cwd=work)
+    assert fetch.returncode != 0
+    assert "alice@example.com" in fetch.stderr and "not a git username" in fetch.stderr
+    assert "x-bitbucket-api-token-auth" in fetch.stderr
+    assert "--username alice@example.com" not in fetch.stderr and "login" not in fetch.stderr
+    # The fix it names, run as written, works.
+    [fix] = [line.split("bbtoken: ", 1)[1].strip() for line in fetch.stderr.splitlines()
+             if "git remote set-url" in line]
+    assert fix == f"git remote set-url origin {clean}"
+    assert run(*fix.split(), cwd=work).returncode == 0
+    assert run("git", "fetch", cwd=work).returncode == 0
+    # A clone with the email in the URL is told to clone the URL without it.
+    cloned = run("git", "clone", with_email, str(tmp_path / "w2"))
+    assert cloned.returncode != 0 and f"(or clone {clean})" in cloned.stderr
+
+
 def test_email_as_git_username_is_refused_with_its_own_explanation(
         server: BitbucketServer) -> None:
     server.add_token(GOOD, "alice", scopes=[READ, WRITE])

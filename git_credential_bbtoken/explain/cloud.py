@@ -119,16 +119,37 @@ def token_rejected(url: str, username: str | None = None, status: int = 401,
     )
 
 
-def email_as_git_username(url: str, username: str) -> Explanation:
-    """git sent the Atlassian email as the username: git over HTTPS refuses it with 401."""
+def email_as_git_username(url: str, username: str, stored_as: str | None = None
+                          ) -> Explanation:
+    """git sent, or is about to send, the Atlassian email as the username: git over HTTPS
+    refuses it with 401 (docs/bitbucket-facts.md §1), and `login` keeps no token for it. git
+    takes the username from the remote URL (`https://alice%40example.com@bitbucket.org/...`)
+    or from `credential.username`; once neither names one, git asks with none and the
+    stored token answers. `stored_as`: a token is stored for `url` under that (git) username,
+    so the remote URL is the whole fix; without one, log in first."""
+    remote = _remote_url(url)
+    email_line = (f"With an API token git needs your Bitbucket username or {TOKEN_USERNAME}; "
+                  "the Atlassian email is only for the REST API (--email).")
+    set_url = (f"  git remote set-url origin {remote}",
+               f"  (or clone {remote}); if `git remote -v` shows no email, remove "
+               "credential.username from your git config.")
+    if stored_as:
+        return Explanation(
+            id=EMAIL_AS_GIT_USERNAME,
+            summary=f"git asks for the user {username} on {url}, but an email is not a git "
+                    "username: Bitbucket refuses it for git (401).",
+            details=(email_line,
+                     f"A token is stored as {stored_as}: git uses it once the remote URL "
+                     "names no user."),
+            fix=("Fix: remove the email from the remote URL:", *set_url),
+        )
     return Explanation(
         id=EMAIL_AS_GIT_USERNAME,
         summary=f"git used your email ({username}) as the username for {url}; Bitbucket "
                 "refuses it for git (401).",
-        details=(f"With an API token git needs your Bitbucket username or {TOKEN_USERNAME};",
-                 "the Atlassian email is only for the REST API (--email)."),
+        details=(email_line,),
         fix=(f"Fix: run: {login_command(url, '--username', TOKEN_USERNAME, '--email', username)}",
-             "  and remove the email from the remote URL if it is there (see `git remote -v`)."),
+             "  and remove the email from the remote URL if it is there:", *set_url),
     )
 
 
@@ -333,6 +354,17 @@ def for_rejection(url: str, username: str | None, secret: str | None,
     if known is not None and not sc.has_any_bitbucket_scope(known):
         return no_bitbucket_scopes(url, known)
     return token_rejected(url, username, status, known, git_worked)
+
+
+def _remote_url(url: str) -> str:
+    """The remote URL git should have for `url`: the repository's, ending in `.git`, with no
+    user in it; WORKSPACE and REPO for what `url` does not name."""
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    names = [s for s in path.split("/") if s][:2]
+    names += ["WORKSPACE", "REPO"][len(names):]
+    repo = names[1][:-4] if names[1].endswith(".git") else names[1]
+    return f"{scheme}://{host}/{names[0]}/{repo}.git"
 
 
 def _repository_url(url: str) -> str:
