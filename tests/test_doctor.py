@@ -19,6 +19,8 @@ from rig.systemhelper import SystemHelper
 
 READ = "read:repository:bitbucket"
 WRITE = "write:repository:bitbucket"
+USER = "read:user:bitbucket"
+WORKSPACE = "read:workspace:bitbucket"
 GOOD = "ATATT3xFfGF0-doctor-good-0123456789abcdefghijklmnopqrstuvwxyzAB"
 READ_ONLY = "ATATT3xFfGF0-doctor-readonly-0123456789abcdefghijklmnopqrstu"
 OLD_APP_PASSWORD = "oldAppPassw0rd123456"
@@ -346,3 +348,37 @@ def test_a_helper_after_bbtoken_is_a_warning_naming_its_config_file(
     assert bbtoken("setup", server.url, "--global").returncode == 0
     _, _, report = doctor(f"{server.url}/acme/widgets")
     assert checks(report, "helpers")[0]["message"] == f"git runs bbtoken for {server.url}"
+
+
+@pytest.mark.parametrize(("email", "revoked"), [("alice@example.com", True),
+                                                ("bob@example.com", True),
+                                                ("bob@example.com", False)])
+def test_a_token_rest_rejects_at_workspace_level_is_a_problem(server: BitbucketServer,
+                                                              email: str, revoked: bool) -> None:
+    # A workspace URL: REST is the only check (no repository for git to try), and its 401 to
+    # email:token is a wrong email or a dead token. Never "No problems found": when REST
+    # accepted this email before (the check kept at login), it is the token; else either.
+    assert bbtoken("setup", server.url).returncode == 0
+    token = server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER, WORKSPACE])
+    url = f"{server.url}/acme"
+    assert bbtoken("login", url, "--email", email, "--token-stdin",
+                   input=GOOD + "\n").returncode == 0
+    confirmed = email == "alice@example.com"
+    if confirmed:
+        assert doctor(url)[0].returncode == 0  # accepted: nothing to fix yet
+    token.revoked = revoked
+    text, _, report = doctor(url)
+    assert text.returncode == 1 and "No problems found" not in text.stdout, text.stdout
+    assert [c["name"] for c in report["checks"] if c["status"] == "problem"] == ["token"]
+    [found] = checks(report, "token")
+    fix = "\n".join(found["fix"])
+    if confirmed:
+        assert found["message"].startswith(f"Bitbucket no longer accepts the token for {url}: "
+                                           f"the REST API accepted {email} with it on ")
+        assert "expired or was revoked" in fix and f"rotate {url}" in fix
+        assert f"with: {READ}, {WRITE}, {USER}, {WORKSPACE}" in fix
+        assert "is not the email" not in text.stdout
+    else:
+        assert found["message"].startswith("could not be confirmed: the Bitbucket REST API "
+                                           f"rejected {email} with this token (401)")
+        assert f"doctor {url}/REPO" in fix and "--email YOUR-ATLASSIAN-EMAIL" in fix

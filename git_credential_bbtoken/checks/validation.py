@@ -114,6 +114,11 @@ class Validation:
             return sc.sort_scopes(self.proven_scopes), True
         return None, False
 
+    def rest_accepted(self) -> bool:
+        """Whether REST accepted `email:token` (Cloud's `GET /2.0/user` answered 200, or a
+        403 listing the token's scopes): then the email stored with it was the account's."""
+        return self.kind == "cloud" and REST in self.sources and self.identity is not None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "scopes": None if self.scopes is None else sc.sort_scopes(self.scopes),

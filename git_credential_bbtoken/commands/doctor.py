@@ -25,6 +25,7 @@ from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import explain
 from git_credential_bbtoken.checks.validation import (
     IDENTITY_ROW,
+    Validation,
     git_worked,
     scopes_known,
     scopes_text,
@@ -353,6 +354,9 @@ def check_live(request: Request, entry: Entry | None, token: str) -> list[Check]
     # An explanation is as serious as the row it explains: a note (not checked, a scope
     # Sourcetree needs) goes with a row that is a warning (unknown, or a panel's "no").
     for problem in validation.problems:
+        if problem.id == cloud.EMAIL_OR_TOKEN_REJECTED:
+            checks.append(_token_not_confirmed(problem, entry, request.url))
+            continue
         problem = _what_fits(problem, entry, request.url)
         status = PROBLEM if problem.severity == explain.ERROR else WARNING
         checks.append(Check("explanation", status, problem.summary,
@@ -370,3 +374,18 @@ def _what_fits(problem: explain.Explanation, entry: Entry, url: str) -> explain.
         return problem
     return cloud.for_rejection(url, entry.username or None, None, known=known,
                                git_worked=git_worked(entry.validation, entry.repositories))
+
+
+def _token_not_confirmed(problem: explain.Explanation, entry: Entry, url: str) -> Check:
+    """REST refused `email:token` and git could not be asked (no repository to try): a wrong
+    email and a dead token look the same (docs/bitbucket-facts.md §1, §3). Either way it is a
+    problem: nothing accepted the token, so doctor does not call it fine. When the check kept
+    with the token shows REST accepted this email before, the token is the cause."""
+    before = Validation.from_dict(entry.validation)
+    if entry.email and before.rest_accepted():
+        known = scopes_known(entry.validation, entry.repositories)
+        said = cloud.token_no_longer_accepted(url, entry.email, before.checked_at[:10], known,
+                                              entry.url)
+        return Check("token", PROBLEM, said.summary, [*said.details, *said.fix])
+    return Check("token", PROBLEM, "could not be confirmed: " + problem.summary[:1].lower()
+                 + problem.summary[1:], [*problem.details, *problem.fix])

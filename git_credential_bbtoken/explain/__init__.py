@@ -137,14 +137,17 @@ def scopes_for_new_token(needed: Iterable[str], granted: Iterable[str] | None = 
     return sc.sort_scopes([*sc.normalize_scopes(needed), *keep])
 
 
-def new_token_fix(url: str | None, scopes: Iterable[str], lead: str = "Fix") -> tuple[str, ...]:
-    """The fix for every scope problem: scopes cannot be edited, so it is always a new token."""
+def new_token_fix(url: str | None, scopes: Iterable[str], lead: str = "Fix",
+                  then: str | None = None) -> tuple[str, ...]:
+    """The fix for every scope problem: scopes cannot be edited, so it is always a new token.
+    `then`: the command that stores it, when not `login` (e.g. `rotate`, which keeps the
+    email and every scope the old token is stored for)."""
     names = sc.sort_scopes(scopes)
     return (
         f"{lead}: create a new API token with scopes (scopes cannot be edited) at",
         f"  {TOKEN_PAGE}",
         "  (\"Create API token with scopes\", app Bitbucket) with: " + ", ".join(names),
-        f"  then run: {login_command(url)}",
+        f"  then run: {then or login_command(url)}",
     )
 
 

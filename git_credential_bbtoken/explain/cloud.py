@@ -8,7 +8,12 @@ scopes the old one had.
 from __future__ import annotations
 
 from git_credential_bbtoken import scopes as sc
-from git_credential_bbtoken.common import APP_PASSWORDS_REMOVED, TOKEN_PAGE, TOKEN_USERNAME
+from git_credential_bbtoken.common import (
+    APP_PASSWORDS_REMOVED,
+    TOKEN_PAGE,
+    TOKEN_USERNAME,
+    bbtoken_command,
+)
 from git_credential_bbtoken.explain import (
     NOTE,
     WARNING,
@@ -32,6 +37,7 @@ TOKEN_REJECTED = "token-rejected"  # noqa: S105 - an id
 EMAIL_AS_GIT_USERNAME = "email-as-git-username"
 REST_NEEDS_EMAIL = "rest-needs-email"
 EMAIL_OR_TOKEN_REJECTED = "email-or-token-rejected"  # noqa: S105 - an id
+TOKEN_NO_LONGER_ACCEPTED = "token-no-longer-accepted"  # noqa: S105 - an id
 READ_MISSING = "read-missing"
 WRITE_MISSING = "write-missing"
 IDENTITY_MISSING = "identity-missing"
@@ -192,6 +198,26 @@ def email_or_token_rejected(url: str, email: str) -> Explanation:
              f"  {doctor_command(_repository_url(url))}",
              f"  If git rejects it too, make a new token at {TOKEN_PAGE}"),
         severity=WARNING,
+    )
+
+
+def token_no_longer_accepted(url: str, email: str, since: str = "",
+                             known: Iterable[str] | None = None,
+                             stored_url: str | None = None) -> Explanation:
+    """REST answered 401 to `email:token` and had accepted that same pair before: the email
+    is the account's, so the token has expired or was revoked (docs/bitbucket-facts.md §3).
+    `since`: when it was accepted; `known`: the scopes it had; `stored_url`: the scope the
+    token is stored for, which `rotate` replaces, keeping the email."""
+    had = _bitbucket_scopes(known)
+    when = f" on {since}" if since else ""
+    return Explanation(
+        id=TOKEN_NO_LONGER_ACCEPTED,
+        summary=f"Bitbucket no longer accepts the token for {url}: the REST API accepted "
+                f"{email} with it{when} and now rejects it (401).",
+        details=("The email is right, so the token has expired or was revoked.",
+                 *_has_line(None, had)),
+        fix=new_token_fix(url, _replacement_scopes(had),
+                          then=bbtoken_command("rotate", stored_url or url)),
     )
 
 
