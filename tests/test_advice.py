@@ -46,9 +46,9 @@ def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def test_expired_token_is_skipped_with_the_expired_text() -> None:
+def test_expired_token_is_to_be_renewed_with_the_expired_text() -> None:
     decision = advice.before_answer(entry(expiry=1_000_000_000), TOKEN, request())
-    assert decision.action == advice.SKIP
+    assert decision.action == advice.RENEW
     assert decision.warned_on is None
     [text] = decision.texts()
     assert text.startswith("The token for https://bitbucket.org/ws expired on 2001-09-09;")
