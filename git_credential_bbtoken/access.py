@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 from git_credential_bbtoken import checks, knowledge
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks.answers import (
+    PERMISSION,
     RECEIVE_PACK,
+    SCOPE,
     Outcome,
     blames_the_token,
     refused_by,
@@ -48,17 +50,20 @@ def probe(request: Request, entry: Entry, secret: str, need: str) -> Verdict | N
     answer says nothing about it (timeout, unreachable, rate limited, a server error)."""
     username = None if entry.authtype else entry.username
     result = checks.probe(request, username, secret, push=need == PUSH)
-    return read(result, entry)
+    return read(result, entry, need)
 
 
-def read(result: ProbeResult, entry: Entry) -> Verdict | None:
+def read(result: ProbeResult, entry: Entry, need: str) -> Verdict | None:
     """The verdict in one probe's answer (`checks.answers.refused_by`: docs/bitbucket-facts.md
-    §3 for Cloud, §5 for Data Center)."""
+    §3 for Cloud, §5 for Data Center). A scope refusal for a scope the token is known to have
+    is the account's (`blames_the_token`), kept as such: unlike a scope, it may change."""
     if result.outcome is Outcome.ALLOWED:
         return Verdict(True)
     why = refused_by(result, datacenter=entry.kind == "datacenter")
     if why is None:
         return None
+    if why == SCOPE and not blames_the_token(why, _operation(need), _known_scopes(entry)):
+        why = PERMISSION
     return Verdict(False, why, result.status, result.denied_reason)
 
 
@@ -73,12 +78,16 @@ def learnt_from(validation: Validation, entry: Entry, path: str | None,
         return []
     changes = []
     for result in validation.probes:
-        verdict = read(result, entry)
+        need = PUSH if result.service == RECEIVE_PACK else CLONE
+        verdict = read(result, entry, need)
         if verdict is not None:
-            need = PUSH if result.service == RECEIVE_PACK else CLONE
             changes.append(knowledge.learnt(key, need, verdict.allowed, verdict.why,
                                             verdict.status, now))
     return changes
+
+
+def _operation(need: str) -> str:
+    return sc.Operation.PUSH if need == PUSH else sc.Operation.CLONE
 
 
 def refusal_texts(entry: Entry, request: Request, need: str, why: str | None,
@@ -97,8 +106,7 @@ def _refusal(entry: Entry, request: Request, need: str, why: str | None, status:
     if entry.kind == "datacenter":
         return _datacenter_refusal(entry, url, repo, need, why, status, detail)
     scopes = _known_scopes(entry)
-    if blames_the_token(why, sc.Operation.PUSH if need == PUSH else sc.Operation.CLONE,
-                        scopes):
+    if blames_the_token(why, _operation(need), scopes):
         from git_credential_bbtoken.explain import cloud
 
         return (cloud.write_missing(url, scopes) if need == PUSH

@@ -47,14 +47,14 @@ if TYPE_CHECKING:
 log = debug.getLogger(__name__)
 
 ANSWER = "answer"  # serve the stored credential
-SKIP = "skip"  # answer nothing for it (git asks the next helper, or the person)
+RENEW = "renew"  # it expired: ask for a new one (`renew_expired`), else quit
 QUIT = "quit"  # tell git to stop: the request is certain to fail
 BEARER = "Bearer"  # the authtype of a Data Center token used without a username
 
 
 class Decision:
     """What `get` does with a stored token, decided from what is known of it: the action
-    (ANSWER, SKIP or QUIT), what to tell the person, and the day to record as the last expiry
+    (ANSWER, RENEW or QUIT), what to tell the person, and the day to record as the last expiry
     warning (`warned_on`, `YYYY-MM-DD`, or None).
 
     What to tell is kept as notes, a text function of this module and its facts, turned into
@@ -82,10 +82,10 @@ def before_answer(entry: Entry, secret: str, request: Request) -> Decision:
     `login`/`store` learnt of its scopes or permissions."""
     now = time.time()
     if entry.expiry is not None and entry.expiry <= now:
-        return Decision(SKIP, (_expired_texts, (entry,)))
+        return Decision(RENEW, (_expired_texts, (entry,)))
     url = without_git_suffix(request.url)
     if entry.kind == "datacenter":
-        decision = _before_answer_datacenter(entry, url)
+        decision = _before_answer_datacenter(entry, url, request.record.path)
     else:
         decision = _before_answer_cloud(entry, secret, url)
     today = _expiry_warning_day(entry, now)
@@ -152,14 +152,17 @@ def _looks_like_app_password(secret: str) -> bool:
     return explain.looks_like_app_password(secret)
 
 
-def _before_answer_datacenter(entry: Entry, url: str) -> Decision:
+def _before_answer_datacenter(entry: Entry, url: str, path: str | None) -> Decision:
     """Data Center: permissions are levels (REPO_WRITE includes read), learnt from the
-    probes at login/store; explain a clone or push that the server will refuse."""
+    probes at login/store; explain a clone or push that the server will refuse. A token's
+    permissions can be edited after its creation (docs/bitbucket-facts.md §5): a push the
+    login saw refused is asked about again (`access`) when git names the repository."""
     validation = entry.validation or {}
     username = entry.username or None
     if validation.get("can_clone") is False:
         return Decision(QUIT, (_dc_cannot_clone_texts, (validation, url, username)))
-    if validation.get("can_push") is False and gitcommand.detect() == gitcommand.PUSH:
+    if (validation.get("can_push") is False and repository_key(entry.kind, path) is None
+            and gitcommand.detect() == gitcommand.PUSH):
         return Decision(QUIT, (_dc_write_missing_texts, (validation, url, username)))
     return Decision(ANSWER)
 
@@ -266,12 +269,13 @@ def _expired(entry: Entry) -> explain.Explanation:
 # -- nothing stored, a new token, an erase ------------------------------------------------------
 
 
-def ask_for_token(request: Request, io: Io,
-                  credentials: CredentialStore) -> list[tuple[str, str]] | str | None:
-    """Nothing is stored: ask the person (askpass or terminal, by git's rules), probe the token
-    for what git is about to do, store it when it works. Returns the answer pairs, QUIT (also
-    when the person cancels: git stops as after its own cancelled prompt, instead of asking
-    again), or None when nobody can be asked (git then goes on as usual)."""
+def ask_for_token(request: Request, io: Io, credentials: CredentialStore,
+                  why: str | None = None) -> list[tuple[str, str]] | str | None:
+    """Nothing is stored (or nothing usable: `why` says what, in place of "no token is
+    stored"): ask the person (askpass or terminal, by git's rules), probe the token for what
+    git is about to do, store it when it works. Returns the answer pairs, QUIT (also when the
+    person cancels: git stops as after its own cancelled prompt, instead of asking again), or
+    None when nobody can be asked (git then goes on as usual)."""
     from git_credential_bbtoken import prompt
 
     if not prompt.can_ask():
@@ -279,7 +283,7 @@ def ask_for_token(request: Request, io: Io,
     record = request.record
     where = f"{request.protocol}://{request.host}" + (f"/{record.path}" if record.path else "")
     operation = gitcommand.detect()
-    _say_what_to_create(request, where, operation, io)
+    _say_what_to_create(request, where, operation, io, why)
     try:
         username, email = _ask_username(request, where, io)
         if not username and not _git_sends_bearer(request, io):
@@ -357,20 +361,24 @@ def _why_it_cannot_work(request: Request, validation: Validation) -> list[str]:
             f"Check the token, and see why, with: {bbtoken_command('login', url)}"]
 
 
-def _say_what_to_create(request: Request, where: str, operation: str, io: Io) -> None:
-    """Before asking: which token to create, where, and with what."""
+def _say_what_to_create(request: Request, where: str, operation: str, io: Io,
+                        why: str | None) -> None:
+    """Before asking: why (nothing is stored, unless `why` says otherwise), which token to
+    create, where, and with what."""
     if request.config.kind == "datacenter":
         from git_credential_bbtoken.explain import datacenter as dc
 
         permission = "REPO_WRITE" if operation == gitcommand.PUSH else "REPO_READ"
-        io.say(f"no HTTP access token is stored for {without_git_suffix(where)}.\n"
+        why = why or f"no HTTP access token is stored for {without_git_suffix(where)}."
+        io.say(f"{why}\n"
                f"Create a personal one with {permission} at {dc.dc_tokens_page(where)}\n"
                "and give your Bitbucket username with it; for a project or repository token "
                "(or to send\na personal one as a Bearer token) leave the username empty.")
         return
     needed = [sc.READ_REPOSITORY] + ([sc.WRITE_REPOSITORY] if operation == gitcommand.PUSH
                                      else [])
-    io.say(f"no API token is stored for {without_git_suffix(where)}.\n"
+    why = why or f"no API token is stored for {without_git_suffix(where)}."
+    io.say(f"{why}\n"
            f"Create one at {TOKEN_PAGE}\n"
            f"(\"Create API token with scopes\", app Bitbucket) with: {', '.join(needed)}.\n"
            f"Username: your Bitbucket username or {TOKEN_USERNAME} (not your email).")
@@ -398,6 +406,36 @@ def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None
                f"{TOKEN_USERNAME} for git and the email for scope checks.")
         return TOKEN_USERNAME, username
     return username, None
+
+
+def renew_expired(entry: Entry, request: Request, io: Io,
+                  credentials: CredentialStore) -> list[tuple[str, str]] | str:
+    """The stored token expired (`RENEW`): as when nothing is stored, ask the person for a
+    new one for the same username (`ask_for_token`, which probes and keeps it), and drop the
+    expired one when the new one went elsewhere. QUIT, with why, when nobody can be asked or
+    nothing came of asking: the expired token is certain to be refused. A Bearer-only token
+    is renewed with `login` (its prompt asks for no username)."""
+    from git_credential_bbtoken import context, prompt
+    from git_credential_bbtoken.protocol import Credential
+
+    expired = _expired(entry)
+    answer = None
+    if not entry.authtype and prompt.can_ask():
+        record = request.record
+        same_user = Credential(protocol=record.protocol, host=record.host, path=record.path,
+                               username=entry.username)
+        asking = context.Request(same_user, request.protocol, request.host, request.config)
+        answer = ask_for_token(asking, io, credentials, why=expired.summary)
+    if not isinstance(answer, list):
+        if answer is None:
+            io.say(expired.text())
+        return QUIT
+    try:  # the new one, if kept, has no expiry date: only the expired one is chosen
+        credentials.remove(lambda entries: [e for e in entries if e.key == entry.key
+                                            and e.expiry == entry.expiry])
+    except Exception as exc:  # git still gets the new token; the old one is only shadowed
+        log.debug("could not remove the expired token: %s", type(exc).__name__)
+    return answer
 
 
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,

@@ -89,18 +89,18 @@ def _repository_allows(entry: Entry, secret: str, request: Request, store: Crede
                        io: Io) -> bool:
     """What this token may do on the request's repository: known (no request at all), or
     learnt now with the one request git is about to make (`access`), and kept. A refusal is
-    explained and git told to quit."""
+    explained and git told to quit: after a probe, or without one when its cause cannot have
+    gone away (`knowledge.LASTING`)."""
     key = knowledge.repository_key(entry.kind, request.record.path)
     if key is None:
         return True
-    now = time.time()
-    if all(knowledge.known(entry, key, need, now) is True
+    if all(knowledge.known(entry, key, need) is True
            for need in (knowledge.CLONE, knowledge.PUSH)):
         return True  # known for both: no need to tell a push from a fetch
     from git_credential_bbtoken import gitcommand
 
     need = knowledge.PUSH if gitcommand.detect() == gitcommand.PUSH else knowledge.CLONE
-    state = knowledge.known(entry, key, need, now)
+    state = knowledge.known(entry, key, need)
     if state is True:
         return True
     from git_credential_bbtoken import access
@@ -110,7 +110,7 @@ def _repository_allows(entry: Entry, secret: str, request: Request, store: Crede
         if verdict is None:
             return True  # no answer (timeout, network): serve it, as if nothing were known
         _keep(store, entry, knowledge.learnt(key, need, verdict.allowed, verdict.why,
-                                             verdict.status, now))
+                                             verdict.status, time.time()))
         if verdict.allowed:
             return True
         why, status, detail = verdict.why, verdict.status, verdict.detail
@@ -163,6 +163,10 @@ def _before_answer(entry: Entry, secret: str, request: Request, store: Credentia
     from git_credential_bbtoken import advice
 
     decision = advice.before_answer(entry, secret, request)
+    if decision.action == advice.RENEW:
+        answer = advice.renew_expired(entry, request, io, store)
+        io.answer(answer if isinstance(answer, list) else [("quit", "1")])
+        return False
     for text in decision.texts():
         io.say(text)
     if decision.warned_on is not None:

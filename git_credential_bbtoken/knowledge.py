@@ -25,9 +25,12 @@ if TYPE_CHECKING:
 
 CLONE = "clone"
 PUSH = "push"
-# A refusal is trusted this long, then checked again (one probe): a workspace admin may
-# have granted access meanwhile. What was allowed stays known for the token's life.
-REFUSAL_SECONDS = 600
+# The refusals whose cause cannot go away for this token: a Cloud token's missing scope
+# (scopes cannot be edited), the credential itself refused, a retired app password. Any
+# other refusal (an account's permission, a Data Center token's permission, which can be
+# edited, a repository not visible) is asked about again each time, with the one probe: an
+# admin may have granted access meanwhile. What was allowed stays known for the token's life.
+LASTING = ("scope", "rejected", "retired")
 
 
 def repository_name(kind: str, path: str | None) -> str | None:
@@ -51,9 +54,9 @@ def repository_key(kind: str, path: str | None) -> str | None:
     return name.lower() if name is not None else None
 
 
-def known(entry: Entry, key: str, need: str, now: float) -> bool | None:
+def known(entry: Entry, key: str, need: str) -> bool | None:
     """What is known of `need` (CLONE or PUSH) for the repository `key` with this entry's
-    token: True, False (a refusal younger than REFUSAL_SECONDS), or None (ask Bitbucket)."""
+    token: True, False (a refusal whose cause is `LASTING`), or None (ask Bitbucket)."""
     if rejected(entry) is not None:
         return False  # the credential itself was refused: never sent again, anywhere
     facts = (entry.repositories or {}).get(key)
@@ -63,9 +66,7 @@ def known(entry: Entry, key: str, need: str, now: float) -> bool | None:
     if value is True:
         return True
     if value is False:
-        at = facts.get(f"{need}_at")
-        fresh = isinstance(at, (int, float)) and now - at < REFUSAL_SECONDS
-        return False if fresh or facts.get(f"{need}_why") == "rejected" else None
+        return False if facts.get(f"{need}_why") in LASTING else None
     if need == CLONE and facts.get(PUSH) is True:
         return True  # a token that may push may fetch (push needs read too)
     return _from_login(entry, key, need)
@@ -75,7 +76,7 @@ def _from_login(entry: Entry, key: str, need: str) -> bool | None:
     """A login for exactly this repository probed it: what it allowed counts as known. A
     refusal it saw is not kept here: the token's own (a scope, a rejection) stops git before
     this is asked (`advice`), and the account's may change, so it is asked again like any
-    refusal (and then kept, with its reason, for REFUSAL_SECONDS)."""
+    refusal (and then kept with its reason)."""
     if repository_key(entry.kind, entry.path) != key or not entry.validation:
         return None
     value = entry.validation.get("can_clone" if need == CLONE else "can_push")
@@ -118,3 +119,35 @@ def learnt(key: str, need: str, allowed: bool, why: str | None, status: int | No
         entry.repositories = repositories
 
     return record
+
+
+def checked(key: str | None, clone: bool | None, push: bool | None) -> Any:
+    """A change for `CredentialStore.update` that records a fresh check of the token
+    (`doctor`), on the repository `key` when it names one: what it allowed is known; a
+    refusal is forgotten, so `get` asks Bitbucket itself, with its one probe and its own
+    reading of the answer; and once the token was accepted anywhere, no refusal of the
+    credential itself stands (a Data Center account out of its CAPTCHA, say)."""
+    def record(entry: Entry) -> None:
+        repositories = {name: dict(facts) for name, facts in (entry.repositories or {}).items()
+                        if isinstance(facts, dict)}
+        if True in (clone, push):
+            for facts in repositories.values():
+                for need in (CLONE, PUSH):
+                    if facts.get(f"{need}_why") == "rejected":
+                        _forget(facts, need)
+        if key is not None:
+            facts = repositories.setdefault(key, {})
+            for need, allowed in ((CLONE, clone), (PUSH, push)):
+                if allowed is True:
+                    _forget(facts, need)
+                    facts[need] = True
+                elif allowed is False:
+                    _forget(facts, need)
+        entry.repositories = {name: facts for name, facts in repositories.items() if facts}
+
+    return record
+
+
+def _forget(facts: dict[str, Any], need: str) -> None:
+    for field in (need, f"{need}_why", f"{need}_status", f"{need}_at"):
+        facts.pop(field, None)

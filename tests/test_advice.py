@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from git_credential_bbtoken import advice, console, helper
+from git_credential_bbtoken import access, advice, console, helper, knowledge
+from git_credential_bbtoken.checks.answers import RECEIVE_PACK, Outcome, ProbeResult
 from git_credential_bbtoken.context import Request, make_request
 from git_credential_bbtoken.protocol import Credential, read_record
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
@@ -46,9 +47,9 @@ def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def test_expired_token_is_skipped_with_the_expired_text() -> None:
+def test_expired_token_is_to_be_renewed_with_the_expired_text() -> None:
     decision = advice.before_answer(entry(expiry=1_000_000_000), TOKEN, request())
-    assert decision.action == advice.SKIP
+    assert decision.action == advice.RENEW
     assert decision.warned_on is None
     [text] = decision.texts()
     assert text.startswith("The token for https://bitbucket.org/ws expired on 2001-09-09;")
@@ -231,3 +232,17 @@ def test_a_typed_token_is_never_refused_without_a_reason(
     assert f"bbtoken: Bitbucket refused to let this token {said}.\n" in text
     assert "bbtoken: Check the token, and see why, with: git credential-bbtoken login " \
         "https://127.0.0.1:9/ws/repo\n" in text
+
+
+@pytest.mark.parametrize(("scopes", "why", "known"), [
+    ([R], "scope", False),  # the token's own scope: cannot change, known with no request
+    ([R, W], "permission", None),  # a scope it has: the account's refusal, asked again
+])
+def test_a_scope_refusal_is_lasting_only_when_it_is_the_tokens(scopes: list[str], why: str,
+                                                                known: bool | None) -> None:
+    refused = ProbeResult(RECEIVE_PACK, Outcome.MISSING_SCOPE, 403, scope_text=True)
+    token = entry(validation={"scopes": scopes})
+    verdict = access.read(refused, token, knowledge.PUSH)
+    assert verdict is not None and (verdict.allowed, verdict.why) == (False, why)
+    knowledge.learnt("ws/repo", knowledge.PUSH, False, verdict.why, 403, time.time())(token)
+    assert knowledge.known(token, "ws/repo", knowledge.PUSH) is known

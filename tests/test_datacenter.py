@@ -113,7 +113,10 @@ def test_clone_with_repo_read_works_and_push_is_explained_before_the_403(
     assert "needs REPO_WRITE" in push.stderr
     assert "told us to quit" in push.stderr
     assert "returned error: 403" not in push.stderr  # stopped before the doomed request
-    assert not [r for r in datacenter.requests if r.status == 403]
+    # A token's permissions can be edited (facts §5), so what the login saw is asked again
+    # with get's one probe; git itself never sent the token for the doomed push.
+    assert [(r.query, r.status) for r in datacenter.requests if r.scheme is not None] == [
+        ("service=git-receive-pack", 403)]
 
 
 def test_personal_write_token_clones_and_pushes(datacenter: DataCenterServer,

@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from rig.askpass import Askpass
+from rig.server import BitbucketServer
 
 HOST = "127.0.0.1:9"  # nothing listens: no check can reach anything
 URL = f"https://{HOST}"
@@ -67,7 +69,7 @@ def test_expired_token_is_not_served_and_says_why() -> None:
     with open(data, "w") as handle:
         json.dump(document, handle)
     result = get()
-    assert result.stdout == ""
+    assert result.stdout == "quit=1\n"  # nobody can be asked (no askpass, no terminal)
     assert "expired on 2001-09-09" in result.stderr
 
 
@@ -122,3 +124,70 @@ def test_doctor_and_get_count_days_alike_each_with_its_window(days: int, early: 
         assert f"(in {days} days)" in check["message"]
     warned = get().stderr
     assert (f"expires in {days} days" in warned) is get_warns, warned
+
+
+# -- an expired token, with real git and the Bitbucket-like server -----------------------------
+
+OLD = "ATATT3x-expiry-old-token-0123456789abcdefghijklmnopqrstuvwxyz"
+NEW = "ATATT3x-expiry-new-token-0123456789abcdefghijklmnopqrstuvwxyz"
+QUIT = "fatal: credential helper 'bbtoken' told us to quit"
+
+
+@pytest.fixture
+def server(bitbucket: BitbucketServer) -> BitbucketServer:
+    bitbucket.add_user("alice", "alice@example.com", workspaces=["acme"])
+    bitbucket.add_repo("acme/widgets")
+    bitbucket.add_token(OLD, "alice", ["read:repository:bitbucket"])
+    bitbucket.add_token(NEW, "alice", ["read:repository:bitbucket"])
+    assert subprocess.run(["git", "credential-bbtoken", "setup", bitbucket.url]).returncode == 0
+    return bitbucket
+
+
+def expired_login(server: BitbucketServer, scope: str) -> None:
+    """A login for `scope` whose token's expiry date has passed since."""
+    result = subprocess.run(["git", "credential-bbtoken", "login", f"{server.url}/{scope}",
+                             "--token-stdin", "--expires",
+                             (today() + datetime.timedelta(days=30)).isoformat()],
+                            input=OLD + "\n", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    set_expiry(1_000_000_000)
+    server.accounts.tokens[OLD].expired = True  # and Bitbucket refuses it: only NEW works
+
+
+def clone(server: BitbucketServer, where: str, askpass: Askpass | None
+          ) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS=askpass.path if askpass else "",
+               SSH_ASKPASS="")
+    return subprocess.run(["git", "clone", f"{server.url}/acme/widgets.git", where],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def stored() -> list[tuple[str, str, object]]:
+    listed = subprocess.run(["git", "credential-bbtoken", "list", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    return [(row["url"], row["username"], row["expires"])
+            for row in json.loads(listed.stdout)["credentials"]]
+
+
+@pytest.mark.parametrize("scope", ["acme", "acme/widgets"])
+def test_an_expired_token_is_replaced_through_the_helpers_own_prompt(
+        server: BitbucketServer, askpass: Askpass, tmp_path: object, scope: str) -> None:
+    """As with nothing stored: said why, asked for a new token only (the username is the
+    expired one's), which is probed, served and kept in place of the expired one."""
+    expired_login(server, scope)
+    askpass.answer(username="never-asked", password=NEW)
+    cloned = clone(server, f"{tmp_path}/w", askpass)
+    assert cloned.returncode == 0, cloned.stderr
+    assert "expired on 2001-09-09" in cloned.stderr
+    assert [p.split(" ")[0] for p in askpass.prompts()] == ["Password"]
+    assert stored() == [(f"{server.url}/acme", "x-bitbucket-api-token-auth", None)]
+
+
+def test_an_expired_token_with_nobody_to_ask_quits_with_why(server: BitbucketServer,
+                                                            tmp_path: object) -> None:
+    expired_login(server, "acme")
+    cloned = clone(server, f"{tmp_path}/w", None)
+    assert cloned.returncode != 0
+    assert "expired on 2001-09-09" in cloned.stderr and QUIT in cloned.stderr
+    assert "could not read Username" not in cloned.stderr
+    assert [r for r in server.requests if r.username] == []  # the expired token never sent

@@ -56,6 +56,14 @@ def clone(server: BitbucketServer, repo: str, where: Path) -> subprocess.Complet
     return git("clone", f"{server.url}/{repo}.git", str(where))
 
 
+def doctor_says(url: str, check: str) -> str:
+    """The status of one of `doctor`'s checks for `url`."""
+    doctor = subprocess.run(["git", "credential-bbtoken", "doctor", url, "--json"],
+                            capture_output=True, text=True, timeout=120)
+    [status] = [c["status"] for c in json.loads(doctor.stdout)["checks"] if c["name"] == check]
+    return str(status)
+
+
 def commit(work: Path) -> None:
     changes = work / "new.txt"
     changes.write_text((changes.read_text() if changes.exists() else "") + "change\n")
@@ -180,6 +188,50 @@ def test_push_by_an_account_that_may_only_read(server: BitbucketServer,
     assert QUIT in pushed.stderr
 
 
+def test_push_works_once_an_admin_grants_write(server: BitbucketServer,
+                                                tmp_path: Path) -> None:
+    """The account's refusal is not the token's: it may change at any moment (the text
+    itself says "then push again"), so each push it refused asks Bitbucket again, with the
+    one probe, instead of quitting on what it said last."""
+    server.set_permission("alice", "acme/widgets", "read")
+    login_workspace(server, WRITER)
+    work = tmp_path / "w"
+    assert clone(server, "acme/widgets", work).returncode == 0
+    commit(work)
+    refused = git("push", "origin", "HEAD:main", cwd=work)
+    assert "then push again" in refused.stderr and QUIT in refused.stderr
+    server.clear_log()
+    still = git("push", "origin", "HEAD:main", cwd=work)  # nothing changed: asked, refused
+    assert "then push again" in still.stderr and QUIT in still.stderr
+    assert [(r.query, r.status) for r in probes(server)] == [("service=git-receive-pack", 403)]
+    server.set_permission("alice", "acme/widgets", "write")
+    server.clear_log()
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+    assert [(r.query, r.status) for r in probes(server)] == [("service=git-receive-pack", 200)]
+    commit(work)
+    server.clear_log()
+    assert git("push", "origin", "HEAD:main", cwd=work).returncode == 0
+    assert probes(server) == []  # allowed is known: no request
+
+
+def test_doctor_replaces_a_refusal_get_relies_on(server: BitbucketServer,
+                                                 tmp_path: Path) -> None:
+    """`doctor` checks afresh: what it finds allowed is what `get` knows from then on."""
+    server.set_permission("alice", "acme/widgets", "read")
+    login_workspace(server, WRITER)
+    work = tmp_path / "w"
+    assert clone(server, "acme/widgets", work).returncode == 0
+    commit(work)
+    assert QUIT in git("push", "origin", "HEAD:main", cwd=work).stderr
+    server.set_permission("alice", "acme/widgets", "write")
+    assert doctor_says(f"{server.url}/acme/widgets", "push") == "ok"
+    server.clear_log()
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+    assert probes(server) == []
+
+
 @pytest.mark.parametrize("repo", ["acme/gizmos", "acme/nothing-here"])
 def test_clone_of_a_repository_the_account_cannot_see(server: BitbucketServer,
                                                       tmp_path: Path, repo: str) -> None:
@@ -194,6 +246,14 @@ def test_clone_of_a_repository_the_account_cannot_see(server: BitbucketServer,
     listed = subprocess.run(["git", "credential-bbtoken", "list", "--json"],
                             capture_output=True, text=True, timeout=60)
     assert TOKEN_NOT_IN(listed.stdout)
+
+
+def stored_validation() -> dict[str, Any]:
+    """What the most specific login's check stored (`list --json`)."""
+    listed = subprocess.run(["git", "credential-bbtoken", "list", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    rows = json.loads(listed.stdout)["credentials"]
+    return dict(max(rows, key=lambda row: len(row["url"])))
 
 
 def TOKEN_NOT_IN(text: str) -> bool:  # noqa: N802 - reads as a sentence in the assertion
@@ -235,6 +295,28 @@ def test_datacenter_push_without_repo_write(datacenter: Any, tmp_path: Path) -> 
     assert QUIT in pushed.stderr and BARE not in pushed.stderr
 
 
+@pytest.mark.parametrize("scope", ["", "/scm/PROJ/widgets"])
+def test_datacenter_push_works_once_the_token_gets_repo_write(datacenter: Any, tmp_path: Path,
+                                                              scope: str) -> None:
+    """A Data Center token's permissions can be edited after its creation (facts §5): a
+    push refused for want of REPO_WRITE is asked about again, whether the refusal came from
+    `get`'s probe or from a login for the repository itself."""
+    if scope:
+        login = subprocess.run(["git", "credential-bbtoken", "login", datacenter.url + scope,
+                                "--username", "alice", "--token-stdin"], input=DC_READER + "\n",
+                               capture_output=True, text=True, timeout=120)
+        assert login.returncode == 0, login.stderr
+        assert stored_validation()["can_push"] is False  # the login saw the push refused
+    work = tmp_path / "w"
+    assert git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(work)).returncode == 0
+    commit(work)
+    refused = git("push", "origin", "HEAD:main", cwd=work)
+    assert "REPO_WRITE" in refused.stderr and QUIT in refused.stderr
+    datacenter.tokens[DC_READER].permissions = ["REPO_WRITE"]
+    pushed = git("push", "origin", "HEAD:main", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+
+
 def test_datacenter_never_sends_a_rejected_credential_twice(datacenter: Any,
                                                             tmp_path: Path) -> None:
     """Repeated 401s lock a Data Center account behind a CAPTCHA: a credential the server
@@ -251,3 +333,10 @@ def test_datacenter_never_sends_a_rejected_credential_twice(datacenter: Any,
     second = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "b"))
     assert "rejected the stored token" in second.stderr and QUIT in second.stderr
     assert [r for r in datacenter.requests if r.scheme is not None] == []  # not sent again
+    # Out of its CAPTCHA, the account's token works again: a fresh `doctor` says so, and
+    # `get` serves it from then on.
+    datacenter.tokens[DC_READER].revoked = False
+    datacenter.denied_reason = None
+    assert doctor_says(f"{datacenter.url}/scm/PROJ/widgets", "clone") == "ok"
+    third = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "c"))
+    assert third.returncode == 0, third.stderr

@@ -22,7 +22,7 @@ import subprocess
 import time
 
 from git_credential_bbtoken import checks as checks_module
-from git_credential_bbtoken import explain
+from git_credential_bbtoken import debug, explain, knowledge
 from git_credential_bbtoken.checks.validation import (
     IDENTITY_ROW,
     Validation,
@@ -58,12 +58,14 @@ from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
 from git_credential_bbtoken.explain import cloud
 from git_credential_bbtoken.gitconfig import HostConfig, run_git
-from git_credential_bbtoken.matching import find_for_get
+from git_credential_bbtoken.matching import find_for_get, same_scope
 from git_credential_bbtoken.storage.secretstore import KeyringSecrets, SecretStoreError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 # The only statuses a check has (contract, section 2): information is "ok".
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
+
+log = debug.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -89,7 +91,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     stored, token = find_stored(credentials, protocol, host, path, config)
     checks.extend(check_stored(stored, token, url))
     if token is not None and config.is_bitbucket:
-        checks.extend(check_live(request, stored, token))
+        checks.extend(check_live(request, stored, token, credentials))
     elif config.kind == "generic":
         checks.append(Check("bitbucket", OK, f"{host} is not configured as a Bitbucket host "
                             "(bbtoken.<url>.kind); tokens are stored but not checked"))
@@ -332,10 +334,12 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
     return checks
 
 
-def check_live(request: Request, entry: Entry | None, token: str) -> list[Check]:
+def check_live(request: Request, entry: Entry | None, token: str,
+               credentials: CredentialStore) -> list[Check]:
     assert entry is not None
     validation = checks_module.validate(request, None if entry.authtype else entry.username,
                                         token, entry.email)
+    remember(credentials, entry, request, validation)
     checks = []
     rows = {row.what: row for row in validation.verdict_table()}
     scopes, partial = validation.known_scopes()
@@ -389,3 +393,27 @@ def _token_not_confirmed(problem: explain.Explanation, entry: Entry, url: str) -
         return Check("token", PROBLEM, said.summary, [*said.details, *said.fix])
     return Check("token", PROBLEM, "could not be confirmed: " + problem.summary[:1].lower()
                  + problem.summary[1:], [*problem.details, *problem.fix])
+
+
+def remember(credentials: CredentialStore, entry: Entry, request: Request,
+             validation: Validation) -> None:
+    """What this fresh check learnt replaces what `get` relies on (`knowledge.checked`), and
+    the login's check when it was for the same scope, so that `get` never stops git on a
+    refusal that this check no longer sees. Not for BBTOKEN_TOKEN (nothing is stored)."""
+    if os.environ.get("BBTOKEN_TOKEN") or (validation.can_clone is None
+                                           and validation.can_push is None):
+        return
+    key = knowledge.repository_key(entry.kind, request.record.path)
+    learnt = knowledge.checked(key, validation.can_clone, validation.can_push)
+    for_this_scope = same_scope(entry.path, request.record.path or "", entry.kind)
+    result = validation.to_dict()
+
+    def change(stored: Entry) -> None:
+        learnt(stored)
+        if for_this_scope:
+            stored.validation = result
+
+    try:
+        credentials.update(entry, change)
+    except Exception as exc:  # the check itself is done and shown; keeping it is a bonus
+        log.debug("could not keep what doctor learnt: %s", type(exc).__name__)
