@@ -405,7 +405,12 @@ def remember(credentials: CredentialStore, entry: Entry, request: Request,
         return
     key = knowledge.repository_key(entry.kind, request.record.path)
     learnt = knowledge.checked(key, validation.can_clone, validation.can_push)
-    for_this_scope = same_scope(entry.path, request.record.path or "", entry.kind)
+    # Only a check that reached the token replaces the login's: one Bitbucket rejected (401)
+    # learnt nothing of its scopes, and the explanation after git's erase needs what was
+    # known of them (never blame a scope the token is known to have).
+    accepted = True in (validation.can_clone, validation.can_push, validation.identity)
+    for_this_scope = accepted and same_scope(entry.path, request.record.path or "",
+                                             entry.kind)
     result = validation.to_dict()
 
     def change(stored: Entry) -> None:
