@@ -164,7 +164,9 @@ def _before_answer(entry: Entry, secret: str, request: Request, store: Credentia
 
     decision = advice.before_answer(entry, secret, request)
     if decision.action == advice.RENEW:
-        answer = advice.renew_expired(entry, request, io, store)
+        from git_credential_bbtoken import newtoken
+
+        answer = newtoken.renew_expired(entry, request, io, store)
         io.answer(answer if isinstance(answer, list) else [("quit", "1")])
         return False
     for text in decision.texts():
@@ -236,9 +238,9 @@ def _nothing_stored_on_bitbucket(request: Request, entries: list[Entry],
         io.say(f"tokens are stored for workspaces of {request.host}, but git did not send the "
                "repository path; run `git credential-bbtoken setup` (it sets "
                "credential.useHttpPath)")
-    from git_credential_bbtoken import advice
+    from git_credential_bbtoken import advice, newtoken
 
-    answer = advice.ask_for_token(request, io, store)
+    answer = newtoken.ask_for_token(request, io, store)
     if answer == advice.QUIT:
         io.answer([("quit", "1")])
     elif isinstance(answer, list):
@@ -336,9 +338,9 @@ def store(record: Credential, io: Io) -> int:
               entry.backend)
     # Cloud takes no Bearer tokens for git (facts §1): nothing to check for one there.
     if request.config.is_bitbucket and (not bearer or kind == "datacenter"):
-        from git_credential_bbtoken import advice
+        from git_credential_bbtoken import newtoken
 
-        advice.after_new_token(entry, secret, request, io, credentials)
+        newtoken.after_new_token(entry, secret, request, io, credentials)
     return 0
 
 
@@ -374,9 +376,9 @@ def erase(record: Credential, io: Io) -> int:
     if request.config.is_bitbucket and os.environ.get("BBTOKEN_TOKEN"):
         debug.register_secret(os.environ["BBTOKEN_TOKEN"])
         # CI mode stores nothing, so there is nothing to remove; the reason still helps.
-        from git_credential_bbtoken import advice
+        from git_credential_bbtoken import newtoken
 
-        advice.after_erase(request, [], io)
+        newtoken.after_erase(request, [], io)
         return 0
     credentials = CredentialStore(io.say)
 
@@ -400,9 +402,9 @@ def erase(record: Credential, io: Io) -> int:
     for entry in removed:
         log.debug("erased the credential for %s as %s", entry.url, entry.username)
     if request.config.is_bitbucket:
-        from git_credential_bbtoken import advice
+        from git_credential_bbtoken import newtoken
 
-        advice.after_erase(request, removed, io)
+        newtoken.after_erase(request, removed, io)
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from git_credential_bbtoken import access, advice, console, helper, knowledge
+from git_credential_bbtoken import access, advice, console, helper, knowledge, newtoken
 from git_credential_bbtoken.checks.answers import RECEIVE_PACK, Outcome, ProbeResult
 from git_credential_bbtoken.context import Request, make_request
 from git_credential_bbtoken.protocol import Credential, read_record
@@ -175,7 +175,7 @@ def test_an_email_typed_as_username_goes_to_the_checks(monkeypatch: pytest.Monke
     monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
     monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, "alice@example.com"))
     out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
-    answer = advice.ask_for_token(nothing_stored("127.0.0.1:9", "cloud"), out,
+    answer = newtoken.ask_for_token(nothing_stored("127.0.0.1:9", "cloud"), out,
                                   CredentialStore(out.say))
     assert answer == [("username", "x-bitbucket-api-token-auth"), ("password", TOKEN)]
     said = out.stderr.getvalue()  # type: ignore[attr-defined]
@@ -196,7 +196,7 @@ def test_datacenter_without_a_username_is_a_bearer_token(monkeypatch: pytest.Mon
     request = nothing_stored("127.0.0.1:9", "datacenter")
     if git_sends_bearer:
         request.record.capabilities.append("authtype")
-    answer = advice.ask_for_token(request, out, CredentialStore(out.say))
+    answer = newtoken.ask_for_token(request, out, CredentialStore(out.say))
     said = out.stderr.getvalue()  # type: ignore[attr-defined]
     assert said.startswith("bbtoken: no HTTP access token is stored for "
                            "https://127.0.0.1:9/ws/repo.\nbbtoken: Create a personal one with "
@@ -222,12 +222,12 @@ def test_a_typed_token_is_never_refused_without_a_reason(
 
     refused = Validation(can_clone=can_clone, can_push=can_push,
                          reasons={"clone": "git probe: 401", "push": "git probe: 401"})
-    monkeypatch.setattr(advice, "_validate", lambda *args: refused)
+    monkeypatch.setattr(newtoken, "_validate", lambda *args: refused)
     monkeypatch.setenv("BBTOKEN_GIT_OPERATION", operation)
     monkeypatch.setenv("GIT_ASKPASS", askpass(tmp_path, "alice"))
     out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
     request = nothing_stored("127.0.0.1:9", "cloud")
-    assert advice.ask_for_token(request, out, CredentialStore(out.say)) == advice.QUIT
+    assert newtoken.ask_for_token(request, out, CredentialStore(out.say)) == advice.QUIT
     text = out.stderr.getvalue()  # type: ignore[attr-defined]
     assert f"bbtoken: Bitbucket refused to let this token {said}.\n" in text
     assert "bbtoken: Check the token, and see why, with: git credential-bbtoken login " \
