@@ -86,19 +86,45 @@ def learnt_from(validation: Validation, entry: Entry, path: str | None,
     return changes
 
 
+def token_refused_elsewhere(request: Request, entry: Entry, secret: str,
+                            key: str) -> bool | None:
+    """Whether a Cloud 401 on this repository is the token's: Bitbucket Cloud answers 401 for
+    a dead token (expired, revoked) and for a repository the account cannot see alike
+    (docs/bitbucket-facts.md §3). A repository this token has cloned tells them apart with
+    one more bounded probe: refused there too (True), the token itself is dead; allowed there
+    (False), it is this repository. None when there is no such repository, or no answer."""
+    if entry.kind == "datacenter":
+        return None  # its 401 is the credential's already ("rejected")
+    worked = [other for other, facts in (entry.repositories or {}).items()
+              if other != key and isinstance(facts, dict) and facts.get("clone") is True]
+    if not worked:
+        return None
+    from git_credential_bbtoken.context import Request
+    from git_credential_bbtoken.protocol import Credential
+
+    record = Credential(protocol=request.record.protocol, host=request.record.host,
+                        path=worked[0] + ".git")
+    verdict = probe(Request(record, request.protocol, request.host, request.config), entry,
+                    secret, CLONE)
+    if verdict is None:
+        return None
+    return not verdict.allowed and verdict.why == "no-access"
+
+
 def _operation(need: str) -> str:
     return sc.Operation.PUSH if need == PUSH else sc.Operation.CLONE
 
 
 def refusal_texts(entry: Entry, request: Request, need: str, why: str | None,
-                  status: int | None, detail: str | None) -> list[str]:
+                  status: int | None, detail: str | None,
+                  token_works: bool | None = None) -> list[str]:
     """What to say about a refusal, most specific first; never blaming a scope the token is
-    known to have."""
-    return [_refusal(entry, request, need, why, status or 403, detail).text()]
+    known to have. `token_works`: what `token_refused_elsewhere` found, when it was asked."""
+    return [_refusal(entry, request, need, why, status or 403, detail, token_works).text()]
 
 
 def _refusal(entry: Entry, request: Request, need: str, why: str | None, status: int,
-             detail: str | None) -> Explanation:
+             detail: str | None, token_works: bool | None = None) -> Explanation:
     from git_credential_bbtoken.explain import access
 
     url = without_git_suffix(request.url)
@@ -117,7 +143,10 @@ def _refusal(entry: Entry, request: Request, need: str, why: str | None, status:
         return cloud.app_password_retired(url, entry.username, status)
     if need == PUSH and why in ("scope", "permission"):
         return access.account_cannot_push(url, repo, status)
-    return access.account_cannot_see(url, repo, status, token_works=_token_works(entry))
+    if token_works is None:
+        # A Cloud 401 may be the token's (expired, revoked) even if it worked before.
+        token_works = _token_works(entry) and status != 401
+    return access.account_cannot_see(url, repo, status, token_works=token_works)
 
 
 def _datacenter_refusal(entry: Entry, url: str, repo: str, need: str, why: str | None,

@@ -105,19 +105,30 @@ def _repository_allows(entry: Entry, secret: str, request: Request, store: Crede
         return True
     from git_credential_bbtoken import access
 
+    token_works = None
     if state is None:
         verdict = access.probe(request, entry, secret, need)
         if verdict is None:
             return True  # no answer (timeout, network): serve it, as if nothing were known
-        _keep(store, entry, knowledge.learnt(key, need, verdict.allowed, verdict.why,
-                                             verdict.status, time.time()))
         if verdict.allowed:
+            _keep(store, entry, knowledge.learnt(key, need, True, None, verdict.status,
+                                                 time.time()))
             return True
+        if verdict.why == "no-access":
+            dead = access.token_refused_elsewhere(request, entry, secret, key)
+            if dead:
+                # The token itself was refused: git sends it, gets the 401 and erases it
+                # (explained then), and the next command asks for a new one. Quitting here
+                # would keep a dead token forever.
+                return True
+            token_works = None if dead is None else True
+        _keep(store, entry, knowledge.learnt(key, need, False, verdict.why, verdict.status,
+                                             time.time()))
         why, status, detail = verdict.why, verdict.status, verdict.detail
     else:
         refused = knowledge.refusal(entry, key, need)
         why, status, detail = refused["why"], refused["status"], None
-    for text in access.refusal_texts(entry, request, need, why, status, detail):
+    for text in access.refusal_texts(entry, request, need, why, status, detail, token_works):
         io.say(text)
     io.answer([("quit", "1")])
     return False

@@ -228,6 +228,50 @@ def test_a_revoked_token_that_had_worked_is_not_blamed_on_its_scopes(
     assert listed() == []
 
 
+@pytest.mark.parametrize("email", [False, True], ids=["git-only", "with-email"])
+def test_a_revoked_token_on_a_repository_never_used_is_erased_not_kept(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path, email: bool) -> None:
+    # Cloud answers 401 for a dead token and for a repository the account cannot see alike.
+    # The first-use probe of a new repository must not blame the account and keep the dead
+    # token for ever: a repository it has cloned tells them apart. Then git gets its 401,
+    # erases the token, and the next clone asks for a new one.
+    token = server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER, WORKSPACE])
+    server.add_token(OTHER, "alice", scopes=[READ, WRITE])
+    server.add_repo("acme/gadgets")
+    extra = ["--email", "alice@example.com"] if email else []
+    assert login(server, GOOD, *extra, path="acme").returncode == 0
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS=askpass.path, SSH_ASKPASS="")
+    clone = run("git", "clone", f"{server.url}/acme/widgets.git", str(tmp_path / "w"), env=env)
+    assert clone.returncode == 0, clone.stderr
+    token.revoked = True
+    askpass.answer("x-bitbucket-api-token-auth", OTHER)  # the new token the person types
+    first = run("git", "clone", f"{server.url}/acme/gadgets.git", str(tmp_path / "g1"),
+                env=env)
+    assert first.returncode != 0
+    assert "cannot see" not in first.stderr and QUIT not in first.stderr, first.stderr
+    assert "expired or was revoked" in first.stderr, first.stderr  # the erase explains
+    assert listed() == []
+    second = run("git", "clone", f"{server.url}/acme/gadgets.git", str(tmp_path / "g2"),
+                 env=env)
+    assert second.returncode == 0, second.stderr
+    assert [row["url"] for row in listed()] == [f"{server.url}/acme"]
+
+
+def test_a_repository_the_account_cannot_see_is_told_apart_from_a_dead_token(
+        server: BitbucketServer, tmp_path: Path) -> None:
+    # The same 401, but the token still clones what it cloned before: the account's.
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    server.add_repo("other/secret")
+    assert login(server, GOOD, path="").returncode == 0
+    assert run("git", "clone", f"{server.url}/acme/widgets.git",
+               str(tmp_path / "w")).returncode == 0
+    hidden = run("git", "clone", f"{server.url}/other/secret.git", str(tmp_path / "s"))
+    assert hidden.returncode != 0
+    assert "Your account cannot see other/secret" in hidden.stderr and QUIT in hidden.stderr
+    assert "may be expired or revoked" not in hidden.stderr  # shown not to be the token
+    assert len(listed()) == 1  # kept: the token is fine
+
+
 def test_an_email_in_the_remote_url_is_explained_with_the_url_to_use(
         server: BitbucketServer, tmp_path: Path) -> None:
     # A token is stored for the workspace as x-bitbucket-api-token-auth; the remote URL names
