@@ -429,6 +429,18 @@ def test_logout_removes_what_login_stored(server: BitbucketServer,
     assert again.returncode == 0 and f"nothing is stored for {url}" in again.stderr
 
 
+def test_logout_of_a_host_names_what_is_stored_below_it(server: BitbucketServer) -> None:
+    server.add_token(GOOD, "alice", scopes=[READ, WRITE])
+    assert login(server, GOOD, path="acme").returncode == 0
+    logout = bbtoken("logout", server.url)
+    assert logout.returncode == 0
+    assert logout.stderr.splitlines() == [
+        f"bbtoken: nothing is stored for {server.url}",
+        f"bbtoken:   stored below it: {server.url}/acme (x-bitbucket-api-token-auth): "
+        f"git credential-bbtoken logout {server.url}/acme"]
+    assert len(listed()) == 1  # nothing removed that was not named
+
+
 def test_logout_of_a_url_with_several_users(server: BitbucketServer) -> None:
     # `login URL` stores for x-bitbucket-api-token-auth, so `logout URL` removes that one and
     # says which it kept; --username and --all name the others.

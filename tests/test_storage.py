@@ -217,6 +217,26 @@ def test_no_keyring_get_on_bitbucket_is_silent_and_asks_nobody(
     assert metadata() == []
 
 
+@pytest.mark.parametrize("path", ["acme", "acme/widgets"])
+def test_no_keyring_login_says_one_line_and_sends_nothing(bitbucket: Any, no_keyring: object,
+                                                         path: str) -> None:
+    """Contract §6: one line on how to get a keyring, before the token is asked for or sent
+    anywhere; never "stored"."""
+    bitbucket.add_user("alice", "alice@example.com", workspaces=["acme"])
+    bitbucket.add_repo("acme/widgets")
+    bitbucket.add_token("ATATT3xFfGF0-no-keyring-login-0123456789", "alice",
+                        scopes=["read:repository:bitbucket"])
+    login = subprocess.run(
+        [sys.executable, "-m", "git_credential_bbtoken", "login", f"{bitbucket.url}/{path}",
+         "--token-stdin"], input="ATATT3xFfGF0-no-keyring-login-0123456789\n",
+        capture_output=True, text=True, timeout=60)
+    lines = login.stderr.strip().splitlines()
+    assert login.returncode == 1 and len(lines) == 1, login.stderr
+    assert "bbtoken.store file" in lines[0] and "nothing was stored" in lines[0]
+    assert login.stdout == "" and bitbucket.requests == []
+    assert metadata() == []
+
+
 def test_file_store_works_without_keyring(no_keyring: object) -> None:
     subprocess.run(["git", "config", "--global", "bbtoken.store", "file"], check=True)
     approve(protocol="https", host="example.com", username="u", password="filed")

@@ -9,11 +9,16 @@ from typing import Any
 
 from git_credential_bbtoken.checks.validation import Validation, scopes_text
 from git_credential_bbtoken.commands.inputs import parse_scope_url
-from git_credential_bbtoken.common import TOKEN_USERNAME, days_left, utc_date_text
+from git_credential_bbtoken.common import (
+    TOKEN_USERNAME,
+    bbtoken_command,
+    days_left,
+    utc_date_text,
+)
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import request_for_url
 from git_credential_bbtoken.errors import UsageError
-from git_credential_bbtoken.matching import same_scope
+from git_credential_bbtoken.matching import same_scope, scope_covers
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
 
@@ -43,11 +48,16 @@ def logout(options: argparse.Namespace, io: Io) -> int:
     removed = store.remove(choose)
     if not removed:
         io.say(f"nothing is stored for {request.url}")
+        below = [e for e in store.entries() if e.protocol == protocol and e.host == host
+                 and e.path and scope_covers(path, e.path)]
+        for entry in below:  # `logout URL` is for that scope only: say what lies below it
+            io.say(f"  stored below it: {entry.url} ({entry.who}): "
+                   + bbtoken_command("logout", entry.url))
         return 0
     for entry in removed:
-        io.say(f"removed the token for {entry.url} ({entry.username})")
+        io.say(f"removed the token for {entry.url} ({entry.who})")
     for entry in kept:
-        io.say(f"kept the token for {entry.url} ({entry.username}): add --username "
+        io.say(f"kept the token for {entry.url} ({entry.who}): add --username "
                f"{entry.username}, or use --all")
     return 0
 

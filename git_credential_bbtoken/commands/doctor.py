@@ -316,7 +316,7 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
     if token is None:
         return [Check("stored", PROBLEM, f"the token for {entry.url} is missing from the "
                       "secret store", [f"run: {explain.login_command(url)}"])]
-    checks = [Check("stored", OK, f"{entry.url} as {entry.username}"
+    checks = [Check("stored", OK, f"{entry.url} ({entry.who})"
                     + (f" (email {entry.email})" if entry.email else ""))]
     if entry.expiry is not None:
         now = time.time()

@@ -42,6 +42,7 @@ def login(options: argparse.Namespace, io: Io) -> int:
     if not transport_allowed(request):
         raise UsageError(f"{request.url} is plain http: Bitbucket tokens are only sent over "
                          "https")
+    _refuse_without_a_store(config.store, io)
     if config.kind == "datacenter":
         return _login_datacenter(options, io, request)
     url = request.url
@@ -65,6 +66,17 @@ def login(options: argparse.Namespace, io: Io) -> int:
     where = _store(entry, token, io)
     io.say(f"stored the token for {url} as {username} in {where}.")
     return 0
+
+
+def _refuse_without_a_store(backend: str, io: Io) -> None:
+    """No keyring to keep the token: one line saying how to get one (contract §6), before a
+    token is asked for or sent anywhere."""
+    from git_credential_bbtoken.storage.secretstore import KeyringSecrets
+
+    secrets = CredentialStore(io.say).backend(backend)
+    reason = secrets.unavailable_reason() if isinstance(secrets, KeyringSecrets) else None
+    if reason is not None:
+        raise CommandFailed(reason)
 
 
 def _future_expiry(text: str | None) -> int | None:

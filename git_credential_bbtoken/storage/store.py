@@ -94,6 +94,11 @@ class Entry:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Entry) and self.to_dict() == other.to_dict()
 
+    @property
+    def who(self) -> str:
+        """The username, in words for a person: a Bearer token goes without one."""
+        return self.username or "no username, a Bearer token"
+
     def __repr__(self) -> str:
         return f"Entry({self.url!r}, username={self.username!r})"
 
