@@ -51,6 +51,19 @@ def run_git(args: list[str], check: bool = False,
                           else subprocess.DEVNULL)
 
 
+def git_version() -> tuple[str, tuple[int, int] | None] | None:
+    """What `git --version` says for the git on PATH, with its (major, minor) when the text
+    has one; None when git cannot be run."""
+    import re
+
+    try:
+        out = run_git(["--version"]).stdout.strip()
+    except OSError:
+        return None
+    match = re.search(r"(\d+)\.(\d+)", out)
+    return out, ((int(match.group(1)), int(match.group(2))) if match else None)
+
+
 def read_urlmatch(section: str, url: str) -> dict[str, str]:
     """All `<section>.*` values that apply to `url` (last one wins), keys in lower case."""
     return {key: value or "" for key, value in _read_urlmatch_raw(section, url).items()}

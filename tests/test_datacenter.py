@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from rig.askpass import Askpass
 from rig.datacenter import DataCenterServer
-from rig.gitrun import credential
+from rig.gitrun import HELPER_SCRIPT, credential
 
 from git_credential_bbtoken import scopes as sc
 from git_credential_bbtoken.checks import datacenter as dc
@@ -65,6 +66,32 @@ def listed() -> list[dict[str, Any]]:
 def with_git(bin_dir: str) -> dict[str, str]:
     """The test's environment with another git first on PATH (the helper stays found)."""
     return dict(os.environ, PATH=os.pathsep.join([bin_dir, os.environ["PATH"]]))
+
+
+def git_saying_it_is_older(folder: Path) -> dict[str, str]:
+    """The test's environment with, first on PATH, a `git` that says it is 2.39 and passes
+    everything else to the real one, whichever git is installed."""
+    real = shutil.which("git")
+    assert real
+    folder.mkdir()
+    script = folder / "git"
+    script.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "git version 2.39.5"; '
+                      f'exit 0; fi\nexec "{real}" "$@"\n')
+    script.chmod(0o755)
+    return with_git(str(folder))
+
+
+def asked_as_an_older_git(folder: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` with, first on PATH, a `git-credential-bbtoken` that drops
+    `capability[]=authtype` (git 2.46+'s way of saying it can send a Bearer token) from what
+    git asks, then runs the real helper: any git then asks as one before 2.46 does. git finds
+    `credential-bbtoken` on PATH, after its exec path, which does not hold it."""
+    folder.mkdir()
+    script = folder / "git-credential-bbtoken"
+    script.write_text("#!/bin/sh\ngrep -v '^capability\\[\\]=authtype$' | "
+                      f'"{HELPER_SCRIPT}" "$@"\n')
+    script.chmod(0o755)
+    return dict(env, PATH=os.pathsep.join([str(folder), env["PATH"]]))
 
 
 def commit_something(work: Path, env: dict[str, str] | None = None) -> None:
@@ -211,22 +238,25 @@ def test_login_options_that_do_not_go_together(datacenter: DataCenterServer) -> 
 
 @pytest.mark.parametrize("kind", ["project", "personal"])
 def test_login_in_the_contract_form_is_a_bearer_login(datacenter: DataCenterServer,
-                                                      kind: str) -> None:
+                                                      kind: str, tmp_path: Path) -> None:
     """Contract §2's `login URL --token-stdin`, the kind from git config: no username, so the
     token is checked and stored as a Bearer token, which project and repository tokens need
-    and personal tokens accept. Checked in that one form only."""
+    and personal tokens accept. Checked in that one form only. Run with a git that says it is
+    2.39 (the helper run directly: through `git credential-bbtoken`, git would put its exec
+    path, which holds the real git, first on the helper's PATH)."""
     if kind == "project":
         datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
     else:
         datacenter.add_personal_token(PROJECT, "alice", ["REPO_READ"])
     mark_datacenter(datacenter)
-    result = bbtoken("login", f"{datacenter.url}/scm/PROJ/widgets", "--token-stdin",
-                     input=PROJECT + "\n")
+    result = run(str(HELPER_SCRIPT), "login", f"{datacenter.url}/scm/PROJ/widgets",
+                 "--token-stdin", input=PROJECT + "\n",
+                 env=git_saying_it_is_older(tmp_path / "git-2.39"))
     assert result.returncode == 0, result.stderr
     assert {r.scheme for r in datacenter.requests} == {"bearer"}
     [row] = listed()
     assert row["username"] == "" and row["authtype"] == "Bearer" and row["can_clone"] is True
-    # The system git (older than 2.46 here) cannot send it: said at login, with the way out.
+    # git 2.39 cannot send it: said at login, with the way out.
     assert "cannot send a Bearer token" in result.stderr
     assert "--username NAME" in result.stderr
 
@@ -365,10 +395,9 @@ def test_username_in_the_url_with_a_bearer_token_is_explained(
 
 
 def clone_asking(server: DataCenterServer, askpass: Askpass, work: Path,
-                 git_bin_dir: str | None = None) -> subprocess.CompletedProcess[str]:
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     mark_datacenter(server)
-    env = with_git(git_bin_dir) if git_bin_dir else dict(os.environ)
-    env["GIT_ASKPASS"] = askpass.path
+    env = dict(env or os.environ, GIT_ASKPASS=askpass.path)
     return run("git", "clone", clone_url(server), str(work), env=env)
 
 
@@ -378,7 +407,7 @@ def test_first_clone_with_an_empty_username_sends_a_bearer_token(
     a Bearer token (git 2.46+ announces authtype), never as Basic with an empty username."""
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
     askpass.answer(username="", password=PROJECT)
-    clone = clone_asking(datacenter, askpass, tmp_path / "w", newer_git)
+    clone = clone_asking(datacenter, askpass, tmp_path / "w", with_git(newer_git))
     assert clone.returncode == 0, clone.stderr
     assert [p.split(" ")[0] for p in askpass.prompts()] == ["Username", "Password"]
     assert askpass.prompts()[1] == f"Password for '{clone_url(datacenter)}': "  # git's
@@ -388,13 +417,18 @@ def test_first_clone_with_an_empty_username_sends_a_bearer_token(
     assert PROJECT not in clone.stderr
 
 
+@pytest.mark.parametrize("git", ["system", "newer"])
 def test_first_clone_with_an_empty_username_and_an_older_git_is_told(
-        datacenter: DataCenterServer, askpass: Askpass, tmp_path: Path) -> None:
+        datacenter: DataCenterServer, askpass: Askpass, request: pytest.FixtureRequest,
+        git: str, tmp_path: Path) -> None:
     """git before 2.46 cannot send a Bearer token: said after the empty username, before a
-    token is typed for nothing, and git told to stop rather than ask again."""
+    token is typed for nothing, and git told to stop rather than ask again. Whichever git
+    runs, the helper is asked as an older git asks (no `capability[]=authtype`)."""
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_READ"])
     askpass.answer(username="", password=PROJECT)
-    clone = clone_asking(datacenter, askpass, tmp_path / "w")  # the system git, 2.39
+    env = with_git(request.getfixturevalue("newer_git")) if git == "newer" else dict(os.environ)
+    clone = clone_asking(datacenter, askpass, tmp_path / "w",
+                         asked_as_an_older_git(tmp_path / "older", env))
     assert clone.returncode != 0
     assert [p.split(" ")[0] for p in askpass.prompts()] == ["Username"]
     assert "cannot send one (git 2.46 or newer can)" in clone.stderr

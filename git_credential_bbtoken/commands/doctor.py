@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -57,7 +56,7 @@ from git_credential_bbtoken.common import (
 from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, environment_username, request_for_url
 from git_credential_bbtoken.explain import cloud
-from git_credential_bbtoken.gitconfig import HostConfig, run_git
+from git_credential_bbtoken.gitconfig import HostConfig, git_version, run_git
 from git_credential_bbtoken.matching import find_for_get, same_scope
 from git_credential_bbtoken.storage.secretstore import KeyringSecrets, SecretStoreError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
@@ -115,12 +114,11 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
 
 
 def check_git_version() -> Check:
-    try:
-        out = run_git(["--version"]).stdout.strip()
-    except OSError:
+    found = git_version()
+    if found is None:
         return Check("git", PROBLEM, "git was not found on PATH", ["install git"])
-    match = re.search(r"(\d+)\.(\d+)", out)
-    version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    out, number = found
+    version = number or (0, 0)
     if version < (2, 41):
         return Check("git", WARNING, f"{out}: too old to pass token expiry dates "
                      "(password_expiry_utc needs git 2.41)", ["upgrade git"])

@@ -8,7 +8,6 @@ stores the token, says what was not checked and how to check it, and exits 0.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import Request, request_for_url, transport_allowed
 from git_credential_bbtoken.errors import CommandFailed, UsageError
 from git_credential_bbtoken.explain import cloud
-from git_credential_bbtoken.gitconfig import read_urlmatch, run_git
+from git_credential_bbtoken.gitconfig import git_version, read_urlmatch, run_git
 from git_credential_bbtoken.matching import same_scope
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
@@ -175,19 +174,11 @@ def _say_if_git_cannot_send_bearer(url: str, io: Io) -> None:
     than at the first clone."""
     from git_credential_bbtoken.explain import datacenter
 
-    version = git_version()
+    found = git_version()
+    version = found[1] if found is not None else None
     if version is None or version >= datacenter.BEARER_MIN_GIT:
         return
     io.say(f"git {'.'.join(map(str, version))} cannot send a Bearer token (git 2.46 or newer "
            "can): upgrade git, or, for a personal token, log in with its owner's username: "
            + datacenter.dc_login_command(url, "NAME"))
 
-
-def git_version() -> tuple[int, int] | None:
-    """The (major, minor) of the git on PATH, None when it cannot be told."""
-    try:
-        out = run_git(["--version"]).stdout
-    except OSError:
-        return None
-    match = re.search(r"(\d+)\.(\d+)", out)
-    return (int(match.group(1)), int(match.group(2))) if match else None
