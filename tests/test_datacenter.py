@@ -261,6 +261,24 @@ def test_login_in_the_contract_form_is_a_bearer_login(datacenter: DataCenterServ
     assert "--username NAME" in result.stderr
 
 
+def test_doctor_says_a_bearer_token_needs_a_newer_git(datacenter: DataCenterServer,
+                                                      newer_git: str, tmp_path: Path) -> None:
+    """The server allows the token, but a git before 2.46 cannot send a Bearer token: every
+    clone would stop, so doctor must not say "No problems found"."""
+    datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])
+    mark_datacenter(datacenter)
+    assert login(datacenter, PROJECT).returncode == 0
+    url = f"{datacenter.url}/scm/PROJ/widgets"
+    older = git_saying_it_is_older(tmp_path / "git-2.39")
+    doctor = run(str(HELPER_SCRIPT), "doctor", url, "--json", env=older)
+    assert doctor.returncode == 1, doctor.stdout
+    problems = [c for c in json.loads(doctor.stdout)["checks"] if c["status"] == "problem"]
+    assert [c["name"] for c in problems] == ["git"]
+    assert "git 2.39 cannot send one: it needs git 2.46 or newer" in problems[0]["message"]
+    newer = run(str(HELPER_SCRIPT), "doctor", url, "--json", env=with_git(newer_git))
+    assert newer.returncode == 0, newer.stdout  # the same token, a git that can send it
+
+
 def test_project_token_works_through_authtype_bearer(datacenter: DataCenterServer,
                                                      newer_git: str, tmp_path: Path) -> None:
     datacenter.add_project_token(PROJECT, "PROJ", ["REPO_WRITE"])

@@ -89,6 +89,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     checks.append(check_secret_store(credentials, config))
     stored, token = find_stored(credentials, protocol, host, path, config)
     checks.extend(check_stored(stored, token, url))
+    checks.extend(check_bearer_git(stored, url))
     if token is not None and config.is_bitbucket:
         checks.extend(check_live(request, stored, token, credentials))
     elif config.kind == "generic":
@@ -123,6 +124,20 @@ def check_git_version() -> Check:
         return Check("git", WARNING, f"{out}: too old to pass token expiry dates "
                      "(password_expiry_utc needs git 2.41)", ["upgrade git"])
     return Check("git", OK, out)
+
+
+def check_bearer_git(entry: Entry | None, url: str) -> list[Check]:
+    """A Bearer token (Data Center, used without a username) goes only through git 2.46 or
+    newer (`authtype`); with an older git every clone stops, whatever the server allows."""
+    from git_credential_bbtoken.explain import datacenter
+
+    if entry is None or not entry.authtype:
+        return []
+    found = git_version()
+    if found is None or found[1] is None or found[1] >= datacenter.BEARER_MIN_GIT:
+        return []
+    said = datacenter.bearer_needs_newer_git(url, ".".join(map(str, found[1])))
+    return [Check("git", PROBLEM, said.summary, [*said.details, *said.fix])]
 
 
 def other_helpers() -> list[str]:
