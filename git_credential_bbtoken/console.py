@@ -64,7 +64,18 @@ def has_terminal() -> bool:
 
 
 def terminal_line(prompt: str) -> str | None:
-    """One line typed at the controlling terminal after `prompt`, or None without one."""
+    """One line typed at the controlling terminal after `prompt`, or None without one; end
+    of input (Ctrl-D) reads as an empty line, the default answer of every question asked
+    through `Io.ask_line`."""
+    try:
+        return terminal_input(prompt)
+    except EOFError:
+        return ""
+
+
+def terminal_input(prompt: str) -> str | None:
+    """`terminal_line`, but end of input (Ctrl-D on an empty line) raises EOFError: for a
+    prompt where an empty line means something (a username) and Ctrl-D must cancel."""
     terminal = _open_terminal()
     if terminal is None:
         return None
@@ -75,6 +86,8 @@ def terminal_line(prompt: str) -> str | None:
     finally:
         for stream in {reader, writer}:
             stream.close()
+    if not line:
+        raise EOFError("end of input at the terminal")
     return line.rstrip("\r\n")
 
 

@@ -52,25 +52,15 @@ def ask_for_token(request: Request, io: Io, credentials: CredentialStore,
         username, email = _ask_username(request, where, io)
         if not username and not _git_sends_bearer(request, io):
             return QUIT
-        token = prompt.ask(f"Password for '{_with_username(where, username)}': ",
-                           secret=True).strip()
+        token = _typed_token(where, username)
     except prompt.NobodyToAsk as exc:
         log.debug("not asking: %s", exc)
         return None
-    except prompt.Cancelled as exc:
+    except prompt.Cancelled as exc:  # at the username prompt: no token either
         log.debug("no answer: %s", exc)
-        token = ""
-    if not token:
-        # Cancelled, or no token typed: stop git here, as its own cancelled prompt does,
-        # rather than letting it ask the same question again.
-        io.say(f"no token given for {without_git_suffix(where)}: cancelled")
-        return QUIT
-    debug.register_secret(token)
-    validation = _validate(request, username, token, email)
-    if validation.can_clone is False or (operation == gitcommand.PUSH
-                                         and validation.can_push is False):
-        for text in _why_it_cannot_work(request, validation):
-            io.say(text)
+        username, email, token = "", None, ""
+    validation = _probed(request, username, token, email, operation, io)
+    if validation is None:
         return QUIT
     if validation.can_clone is True:
         _keep(request, username, token, email, validation, credentials, io)
@@ -78,6 +68,38 @@ def ask_for_token(request: Request, io: Io, credentials: CredentialStore,
         for problem in validation.problems:
             io.say(problem.text())
     return _answer(username, token)
+
+
+def _typed_token(where: str, username: str) -> str:
+    """The token typed at git's own password prompt; "" when none was (the prompt was
+    cancelled). Raises prompt.NobodyToAsk."""
+    from git_credential_bbtoken import prompt
+
+    try:
+        return prompt.ask(f"Password for '{_with_username(where, username)}': ",
+                          secret=True).strip()
+    except prompt.Cancelled as exc:
+        log.debug("no answer: %s", exc)
+        return ""
+
+
+def _probed(request: Request, username: str, token: str, email: str | None, operation: str,
+            io: Io) -> Validation | None:
+    """The typed token's check for what git is about to do; None, with why, when there is no
+    token (cancelled) or Bitbucket refused it that: git is then told to quit."""
+    where = without_git_suffix(request.url)
+    if not token:
+        # Cancelled, or no token typed: stop git here, as its own cancelled prompt does,
+        # rather than letting it ask the same question again.
+        io.say(f"no token given for {where}: cancelled")
+        return None
+    debug.register_secret(token)
+    validation = _validate(request, username, token, email)
+    if _refused(validation, operation):
+        for text in _why_it_cannot_work(request, validation):
+            io.say(text)
+        return None
+    return validation
 
 
 def _with_username(where: str, username: str) -> str:
@@ -103,6 +125,12 @@ def _git_sends_bearer(request: Request, io: Io) -> bool:
            "send one (git 2.46 or newer can).\nGive the token owner's username for a personal "
            "token, or upgrade git for a project or repository token.")
     return False
+
+
+def _refused(validation: Validation, operation: str) -> bool:
+    """Whether Bitbucket refused the token what git is about to do."""
+    return validation.can_clone is False or (operation == gitcommand.PUSH
+                                             and validation.can_push is False)
 
 
 def _why_it_cannot_work(request: Request, validation: Validation) -> list[str]:
@@ -174,32 +202,88 @@ def _ask_username(request: Request, where: str, io: Io) -> tuple[str, str | None
 
 def renew_expired(entry: Entry, request: Request, io: Io,
                   credentials: CredentialStore) -> list[tuple[str, str]] | str:
-    """The stored token expired (`RENEW`): as when nothing is stored, ask the person for a
-    new one for the same username (`ask_for_token`, which probes and keeps it), and drop the
-    expired one when the new one went elsewhere. QUIT, with why, when nobody can be asked or
-    nothing came of asking: the expired token is certain to be refused. A Bearer-only token
-    is renewed with `login` (its prompt asks for no username)."""
-    from git_credential_bbtoken import context, prompt
-    from git_credential_bbtoken.protocol import Credential
+    """The stored token expired (`RENEW`): ask the person (by git's rules) for a new one for
+    the expired one's username, probe it for what git is about to do, and put it in place of
+    the expired one, as `rotate` does: at its scope, with its username and email, and in every
+    other entry that held the same token. QUIT, with why, when nobody can be asked or nothing
+    came of asking: the expired token is certain to be refused. A Bearer-only token is renewed
+    with `rotate` (its prompt asks for no username)."""
+    from git_credential_bbtoken import prompt
 
     expired = expired_token(entry)
-    answer = None
-    if not entry.authtype and prompt.can_ask():
-        record = request.record
-        same_user = Credential(protocol=record.protocol, host=record.host, path=record.path,
-                               username=entry.username)
-        asking = context.Request(same_user, request.protocol, request.host, request.config)
-        answer = ask_for_token(asking, io, credentials, why=expired.summary)
-    if not isinstance(answer, list):
-        if answer is None:
-            io.say(expired.text())
+    if entry.authtype or not prompt.can_ask():
+        io.say(expired.text())
         return QUIT
-    try:  # the new one, if kept, has no expiry date: only the expired one is chosen
-        credentials.remove(lambda entries: [e for e in entries if e.key == entry.key
-                                            and e.expiry == entry.expiry])
-    except Exception as exc:  # git still gets the new token; the old one is only shadowed
-        log.debug("could not remove the expired token: %s", type(exc).__name__)
-    return answer
+    record = request.record
+    where = f"{request.protocol}://{request.host}" + (f"/{record.path}" if record.path else "")
+    operation = gitcommand.detect()
+    _say_what_to_renew(entry, request, expired.summary, operation, io)
+    try:
+        token = _typed_token(where, entry.username)
+    except prompt.NobodyToAsk as exc:  # the guidance said why already: only what to run
+        log.debug("not asking: %s", exc)
+        io.say(f"nobody could be asked for it; replace it with: "
+               f"{bbtoken_command('rotate', entry.url)}")
+        return QUIT
+    validation = _probed(request, entry.username, token, entry.email, operation, io)
+    if validation is None:
+        return QUIT
+    if validation.can_clone is not True:
+        for problem in validation.problems:
+            io.say(problem.text())
+    _replace_expired(entry, token, validation, request, credentials, io)
+    return _answer(entry.username, token)
+
+
+def _say_what_to_renew(entry: Entry, request: Request, summary: str, operation: str,
+                       io: Io) -> None:
+    """Before asking for the new token: that the old one expired, and what to create: what
+    the old one could do (else read and write), and at least what git is about to do."""
+    from git_credential_bbtoken.checks.validation import scopes_known
+
+    known = scopes_known(entry.validation, entry.repositories)
+    push = operation == gitcommand.PUSH
+    if request.config.kind == "datacenter":
+        from git_credential_bbtoken.explain import datacenter as dc
+
+        read_only = not push and known is not None and sc.WRITE_REPOSITORY not in known
+        permission = "REPO_READ" if read_only else "REPO_WRITE"
+        io.say(f"{summary}\nCreate a new one with {permission} at "
+               f"{dc.dc_tokens_page(entry.url)}")
+        return
+    scopes = set(known or (sc.READ_REPOSITORY, sc.WRITE_REPOSITORY)) | {sc.READ_REPOSITORY}
+    if push:
+        scopes.add(sc.WRITE_REPOSITORY)
+    io.say(f"{summary}\n"
+           f"Create a new one at {TOKEN_PAGE}\n"
+           f"(\"Create API token with scopes\", app Bitbucket) with: "
+           f"{', '.join(sorted(scopes))}.")
+
+
+def _replace_expired(entry: Entry, token: str, validation: Validation, request: Request,
+                     credentials: CredentialStore, io: Io) -> None:
+    """The new token in place of the expired one, as `rotate` replaces one: in `entry` and in
+    every entry holding the same secret, each at its scope with its username and email, all
+    or none (`CredentialStore.rotate`); the old expiry date goes with the old token."""
+    from git_credential_bbtoken.storage.store import for_new_token
+
+    learnt = _learnt(validation, entry, request)
+    checked, stored_at = validation.to_dict(), now_iso()
+
+    def replace(stored: Entry) -> None:
+        mine = stored.key == entry.key
+        for_new_token(stored, checked if mine else None, None, stored_at)
+        for change in learnt if mine else ():
+            change(stored)
+
+    try:
+        old = credentials.secret(entry)
+        targets = credentials.holding(old) if old is not None else []
+        if entry.key not in {e.key for e in targets}:
+            targets.append(entry)
+        credentials.rotate(targets, token, replace)
+    except Exception as exc:  # git still gets the token; only keeping it failed
+        io.say(f"could not keep the token: {exc}")
 
 
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,

@@ -13,7 +13,7 @@ import getpass
 import os
 import subprocess
 
-from git_credential_bbtoken.console import has_terminal, neutralise, terminal_line
+from git_credential_bbtoken.console import has_terminal, neutralise, terminal_input
 from git_credential_bbtoken.gitconfig import run_git
 
 
@@ -84,7 +84,10 @@ def ask(prompt: str, secret: bool) -> str:
             return getpass.getpass(prompt)
         except EOFError:
             raise Cancelled("end of input at the terminal") from None
-    line = terminal_line(prompt)
+    try:
+        line = terminal_input(prompt)
+    except EOFError:
+        raise Cancelled("end of input at the terminal") from None
     if line is None:
         raise NobodyToAsk("the terminal went away")
     return line

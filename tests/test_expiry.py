@@ -69,7 +69,8 @@ def test_expired_token_is_not_served_and_says_why() -> None:
     with open(data, "w") as handle:
         json.dump(document, handle)
     result = get()
-    assert result.stdout == "quit=1\n"  # nobody can be asked (no askpass, no terminal)
+    # nobody can be asked (no askpass, no terminal)
+    assert result.stdout == "quit=1\n", result.stderr
     assert "expired on 2001-09-09" in result.stderr
 
 
@@ -143,44 +144,103 @@ def server(bitbucket: BitbucketServer) -> BitbucketServer:
     return bitbucket
 
 
-def expired_login(server: BitbucketServer, scope: str) -> None:
+def expired_login(server: BitbucketServer, scope: str, *options: str) -> None:
     """A login for `scope` whose token's expiry date has passed since."""
-    result = subprocess.run(["git", "credential-bbtoken", "login", f"{server.url}/{scope}",
-                             "--token-stdin", "--expires",
-                             (today() + datetime.timedelta(days=30)).isoformat()],
+    result = subprocess.run(["git", "credential-bbtoken", "login",
+                             f"{server.url}/{scope}".rstrip("/"), "--token-stdin", "--expires",
+                             (today() + datetime.timedelta(days=30)).isoformat(), *options],
                             input=OLD + "\n", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     set_expiry(1_000_000_000)
     server.accounts.tokens[OLD].expired = True  # and Bitbucket refuses it: only NEW works
 
 
-def clone(server: BitbucketServer, where: str, askpass: Askpass | None
+def clone(server: BitbucketServer, where: str, askpass: Askpass | str | None
           ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS=askpass.path if askpass else "",
-               SSH_ASKPASS="")
+    program = askpass.path if isinstance(askpass, Askpass) else askpass or ""
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS=program, SSH_ASKPASS="")
     return subprocess.run(["git", "clone", f"{server.url}/acme/widgets.git", where],
                           capture_output=True, text=True, timeout=120, env=env)
 
 
-def stored() -> list[tuple[str, str, object]]:
+def stored() -> list[tuple[str, str, object, object]]:
     listed = subprocess.run(["git", "credential-bbtoken", "list", "--json"],
                             capture_output=True, text=True, timeout=60)
-    return [(row["url"], row["username"], row["expires"])
+    return [(row["url"], row["username"], row.get("email"), row["expires"])
             for row in json.loads(listed.stdout)["credentials"]]
 
 
-@pytest.mark.parametrize("scope", ["acme", "acme/widgets"])
-def test_an_expired_token_is_replaced_through_the_helpers_own_prompt(
+def served_for(server: BitbucketServer, path: str) -> dict[str, str]:
+    """What `get` answers for `path` now (no prompting: nobody to ask)."""
+    host = server.url.split("://")[1]
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="")
+    result = subprocess.run([sys.executable, "-m", "git_credential_bbtoken", "get"],
+                            input=f"protocol=https\nhost={host}\n"
+                                  + (f"path={path}\n" if path else "") + "\n",
+                            capture_output=True, text=True, timeout=60, env=env)
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize("scope", ["", "acme", "acme/widgets"])
+def test_an_expired_token_is_replaced_in_place_through_the_helpers_own_prompt(
         server: BitbucketServer, askpass: Askpass, tmp_path: object, scope: str) -> None:
     """As with nothing stored: said why, asked for a new token only (the username is the
-    expired one's), which is probed, served and kept in place of the expired one."""
-    expired_login(server, scope)
+    expired one's), which is probed, served and kept in place of the expired one: same scope,
+    same username, same email; its expiry date is not the old one's."""
+    expired_login(server, scope, "--email", "alice@example.com")
     askpass.answer(username="never-asked", password=NEW)
     cloned = clone(server, f"{tmp_path}/w", askpass)
     assert cloned.returncode == 0, cloned.stderr
     assert "expired on 2001-09-09" in cloned.stderr
     assert [p.split(" ")[0] for p in askpass.prompts()] == ["Password"]
-    assert stored() == [(f"{server.url}/acme", "x-bitbucket-api-token-auth", None)]
+    where = f"{server.url}/{scope}".rstrip("/")
+    assert stored() == [(where, "x-bitbucket-api-token-auth", "alice@example.com", None)]
+    assert served_for(server, "acme/widgets.git").get("password") == NEW
+
+
+def test_every_entry_holding_the_expired_token_gets_the_new_one(
+        server: BitbucketServer, askpass: Askpass, tmp_path: object) -> None:
+    """The same token kept for the whole host and for the workspace (as `rotate` finds
+    them): renewed at a clone of the workspace, both hold the new one, each at its scope."""
+    expired_login(server, "")
+    expired_login(server, "acme")
+    data = os.path.join(os.environ["XDG_DATA_HOME"], "git-credential-bbtoken",
+                        "credentials.json")
+    with open(data) as handle:
+        document = json.load(handle)
+    for entry in document["credentials"]:
+        entry["expiry"] = 1_000_000_000
+    with open(data, "w") as handle:
+        json.dump(document, handle)
+    askpass.answer(password=NEW)
+    cloned = clone(server, f"{tmp_path}/w", askpass)
+    assert cloned.returncode == 0, cloned.stderr
+    assert sorted(stored()) == [(server.url, "x-bitbucket-api-token-auth", None, None),
+                                (f"{server.url}/acme", "x-bitbucket-api-token-auth", None,
+                                 None)]
+    other = served_for(server, "")  # the host-wide entry
+    assert other.get("password") == NEW and "password_expiry_utc" not in other, other
+
+
+def test_the_renewal_guidance_asks_no_username_and_suggests_the_old_tokens_scopes(
+        server: BitbucketServer, askpass: Askpass, tmp_path: object) -> None:
+    server.add_token(OLD, "alice", ["read:repository:bitbucket",
+                                    "write:repository:bitbucket"])
+    expired_login(server, "acme/widgets")
+    askpass.answer(password=NEW)
+    cloned = clone(server, f"{tmp_path}/w", askpass)  # a clone, which needs read only
+    assert cloned.returncode == 0, cloned.stderr
+    assert "Username" not in cloned.stderr and "username" not in cloned.stderr
+    assert "with: read:repository:bitbucket, write:repository:bitbucket." in cloned.stderr
+
+
+def test_an_askpass_that_cannot_run_says_the_expiry_once(server: BitbucketServer,
+                                                        tmp_path: object) -> None:
+    """Guidance said, then nobody could be asked after all: not the expiry text again."""
+    expired_login(server, "acme")
+    cloned = clone(server, f"{tmp_path}/w", f"{tmp_path}/no-such-askpass")
+    assert cloned.returncode != 0 and QUIT in cloned.stderr
+    assert cloned.stderr.count("expired on 2001-09-09") == 1, cloned.stderr
 
 
 def test_an_expired_token_with_nobody_to_ask_quits_with_why(server: BitbucketServer,

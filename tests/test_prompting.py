@@ -490,3 +490,18 @@ def test_terminal_prompt_left_empty_stops_git(server: BitbucketServer, typed: st
     assert err.splitlines()[-1] == (f"bbtoken: no token given for {server.url}/acme/widgets: "
                                     "cancelled"), err
     assert listed() == []
+
+
+def test_end_of_input_at_the_username_prompt_stops_git(server: BitbucketServer) -> None:
+    """Ctrl-D at the terminal's username prompt cancels, as at the token prompt: it is not an
+    empty line (which would mean x-bitbucket-api-token-auth) and no token is asked."""
+    where = f"{server.url}/acme/widgets.git"
+    out, err, shown = run_with_terminal(
+        [str(HELPER_SCRIPT), "get"], repo_record(server),
+        env_with(GIT_ASKPASS=None, SSH_ASKPASS=None, GIT_TERMINAL_PROMPT="1"),
+        [(f"Username for '{where}': ", "\x04")])
+    assert "Password for" not in shown, shown
+    assert dict(parse_record(out)) == {"quit": "1"}, err + shown
+    assert err.splitlines()[-1] == (f"bbtoken: no token given for {server.url}/acme/widgets: "
+                                    "cancelled"), err
+    assert listed() == []

@@ -22,7 +22,7 @@ from git_credential_bbtoken.console import Io
 from git_credential_bbtoken.context import request_for_url
 from git_credential_bbtoken.errors import CommandFailed, UsageError
 from git_credential_bbtoken.matching import scope_covers
-from git_credential_bbtoken.storage.store import CredentialStore, Entry
+from git_credential_bbtoken.storage.store import CredentialStore, Entry, for_new_token
 
 if TYPE_CHECKING:
     from git_credential_bbtoken.checks.validation import Validation
@@ -43,7 +43,7 @@ def rotate(options: argparse.Namespace, io: Io) -> int:
         raise CommandFailed(f"nothing is stored for {url} or below it; store a token with: "
                             f"{bbtoken_command('login', url)}")
     old = _choose_old_token(store, under, url, io)
-    targets = [e for e in everything if _secret(store, e) == old]
+    targets = store.holding(old, everything)
     token = read_token(io, options.token_stdin, f"New token for {url}: ")
     if token == old:
         raise UsageError("that is the token already stored; nothing was changed")
@@ -60,11 +60,8 @@ def rotate(options: argparse.Namespace, io: Io) -> int:
 
     def replace(entry: Entry) -> None:
         validation = checked.get(entry.key)
-        entry.validation = validation.to_dict() if validation is not None else None
-        entry.repositories = None  # what the old token could do per repository
-        entry.expiry = expiry
-        entry.expiry_warned_on = None
-        entry.stored_at = now_iso()
+        for_new_token(entry, validation.to_dict() if validation is not None else None, expiry,
+                      now_iso())
 
     done = store.rotate(targets, token, replace)
     rotated = [e for e in done if e.key in checked]

@@ -250,6 +250,19 @@ class CredentialStore:
             self.metadata.write([e.to_dict() for e in current])
             return self._finish_rotations()
 
+    def holding(self, secret: str, entries: list[Entry] | None = None) -> list[Entry]:
+        """The entries (of `entries`, else all) whose secret is `secret`: one token kept for
+        several scopes, all of which a new token replaces (`rotate`, a renewal)."""
+        found = []
+        for entry in self.entries() if entries is None else entries:
+            try:
+                held = self.secret(entry)
+            except Exception:  # noqa: BLE001 - an unreadable entry is just not one of them
+                held = None
+            if held == secret:
+                found.append(entry)
+        return found
+
     def _finish_rotations(self) -> list[Entry]:
         """Complete every marked rotation from its journal item (the lock is held)."""
         entries = _entries(self.metadata.read(holding_lock=True))
@@ -335,6 +348,17 @@ class CredentialStore:
                 backend.delete(service, entry.username, stored_by=entry.keyring_backend)
             else:
                 backend.delete(service, entry.username)
+
+
+def for_new_token(entry: Entry, validation: dict[str, Any] | None, expiry: int | None,
+                  stored_at: str) -> None:
+    """An entry's metadata once a new token replaces its secret (`CredentialStore.rotate`'s
+    change): what the old token could do, and its expiry date, go with it."""
+    entry.validation = validation
+    entry.repositories = None  # what the old token could do per repository
+    entry.expiry = expiry
+    entry.expiry_warned_on = None
+    entry.stored_at = stored_at
 
 
 def _entries(raw: list[dict[str, Any]]) -> list[Entry]:
