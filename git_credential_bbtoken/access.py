@@ -72,18 +72,29 @@ def learnt_from(validation: Validation, entry: Entry, path: str | None,
     """What a validation's git probes of the repository in `path` told about `entry`'s token,
     as changes that keep it (`knowledge.learnt`) exactly as `get`'s own probe would. Nothing
     when `path` names no repository (the probes then tried another one, or none), or when
-    the probes sent the token otherwise than the entry will (Basic, or Bearer)."""
+    the probes sent the token otherwise than the entry will (Basic, or Bearer). `entry`
+    should carry the validation itself: what it shows of the scopes decides whose a
+    refusal is."""
     key = knowledge.repository_key(entry.kind, path)
+    if key is None:
+        return []
+    return [knowledge.learnt(key, need, verdict.allowed, verdict.why, verdict.status, now)
+            for need, verdict in verdicts(validation, entry, key)]
+
+
+def verdicts(validation: Validation, entry: Entry,
+             key: str | None) -> list[tuple[str, Verdict]]:
+    """The verdicts (need, `Verdict`) in a validation's git probes of the repository `key`
+    (see `learnt_from`), as `get`'s probe would read them."""
     if key is None or validation.authtype != entry.authtype:
         return []
-    changes = []
+    found = []
     for result in validation.probes:
         need = PUSH if result.service == RECEIVE_PACK else CLONE
         verdict = read(result, entry, need)
         if verdict is not None:
-            changes.append(knowledge.learnt(key, need, verdict.allowed, verdict.why,
-                                            verdict.status, now))
-    return changes
+            found.append((need, verdict))
+    return found
 
 
 def token_refused_elsewhere(request: Request, entry: Entry, secret: str,
@@ -163,8 +174,12 @@ def _datacenter_refusal(entry: Entry, url: str, repo: str, need: str, why: str |
 
 
 def _known_scopes(entry: Entry) -> list[str] | None:
-    scopes = (entry.validation or {}).get("scopes")
-    return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None
+    """What the token is known to have (`checks.validation.scopes_known`: its check's
+    scopes, and read or write proven on a repository)."""
+    from git_credential_bbtoken.checks.validation import scopes_known
+
+    known = scopes_known(entry.validation, entry.repositories)
+    return None if known is None else sc.sort_scopes(known)
 
 
 def _token_works(entry: Entry) -> bool:

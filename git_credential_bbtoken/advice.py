@@ -112,9 +112,11 @@ def _before_answer_cloud(entry: Entry, secret: str, url: str) -> Decision:
     # was for one repository; on a workspace it was one repository's (permissions differ
     # between repositories), and `access` asks each repository itself.
     probed_here = repository_key(entry.kind, entry.path) is not None
-    if validation.get("can_clone") is False and probed_here:
-        # Stored with `login --force` although the check said it cannot work: say why again
-        # rather than letting git fail with a bare status code.
+    if validation.get("can_clone") is False and probed_here and _tokens_own(validation):
+        # Stored with `login --force` although the check said it cannot work, for a cause
+        # of the token's own: say why again rather than letting git fail with a bare status
+        # code. Any other refusal (a repository the account cannot see) may have changed
+        # since: `access` asks Bitbucket again, with its one probe.
         return Decision(QUIT, (_cannot_clone_texts, (validation, url, scopes)))
     if not validation and entry.username != TOKEN_USERNAME and _looks_like_app_password(secret):
         # App passwords were removed on 2026-07-28 and always fail now, with a 410 after
@@ -142,6 +144,31 @@ def _push_refused_by_the_account(validation: dict[str, Any]) -> bool:
     return any(p.id == ACCOUNT_CANNOT_PUSH for p in _stored_problems(validation))
 
 
+# The stored refusals that are the token's own, and cannot change (Cloud: a scope, a
+# retired app password), and those that may change (Data Center: a repository not visible,
+# a token's permission, which can be edited).
+_TOKENS_OWN = ("read-missing", "no-bitbucket-scopes", "app-password-retired")
+_CHANGEABLE = ("dc-no-access", "dc-read-missing", "account-cannot-see")
+
+
+def _stored_ids(validation: dict[str, Any]) -> list[str]:
+    """The ids of the errors `login`/`store` found, as stored (without loading the texts)."""
+    return [str(p.get("id")) for p in validation.get("problems") or []
+            if isinstance(p, dict) and p.get("severity", "error") == "error"]
+
+
+def _tokens_own(validation: dict[str, Any]) -> bool:
+    """Cloud: whether the stored clone refusal is the token's own (`_TOKENS_OWN`)."""
+    return any(found in _TOKENS_OWN for found in _stored_ids(validation))
+
+
+def _changeable(validation: dict[str, Any]) -> bool:
+    """Data Center: whether the stored clone refusal is one that may change (`_CHANGEABLE`):
+    every error kept says so. Unknown is not: a rejected credential is never resent."""
+    found = _stored_ids(validation)
+    return bool(found) and all(one in _CHANGEABLE for one in found)
+
+
 def _looks_like_app_password(secret: str) -> bool:
     from git_credential_bbtoken import explain  # old entries only: rare
 
@@ -155,7 +182,9 @@ def _before_answer_datacenter(entry: Entry, url: str, path: str | None) -> Decis
     login saw refused is asked about again (`access`) when git names the repository."""
     validation = entry.validation or {}
     username = entry.username or None
-    if validation.get("can_clone") is False:
+    if validation.get("can_clone") is False and not _changeable(validation):
+        # The credential itself refused (or why unknown): never sent again (facts §5). A
+        # repository not visible, or a permission (editable), is asked again (`access`).
         return Decision(QUIT, (_dc_cannot_clone_texts, (validation, url, username)))
     if (validation.get("can_push") is False and repository_key(entry.kind, path) is None
             and gitcommand.detect() == gitcommand.PUSH):

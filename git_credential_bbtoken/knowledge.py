@@ -12,14 +12,15 @@ pure and imports nothing: a fetch or push of a repository already known costs no
 - "permission": the account (or a Data Center token's permission) does not allow it: 403;
 - "no-access": the repository is not visible to the account, or does not exist (Cloud: 401
   with "You may not have access to this repository", Data Center: 404);
-- "rejected": the credential itself was refused (Data Center 401): never sent again.
+- "rejected": the credential itself was refused (Data Center 401): never sent again, not
+  even by `doctor`; a new token (or the same one logged in again) is a new entry.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterable
 
     from git_credential_bbtoken.storage.store import Entry
 
@@ -121,31 +122,50 @@ def learnt(key: str, need: str, allowed: bool, why: str | None, status: int | No
     return record
 
 
-def checked(key: str | None, clone: bool | None, push: bool | None) -> Any:
+def checked(key: str | None, verdicts: Iterable[tuple[str, bool, str | None, int | None]],
+            now: float) -> Any:
     """A change for `CredentialStore.update` that records a fresh check of the token
-    (`doctor`), on the repository `key` when it names one: what it allowed is known; a
-    refusal is forgotten, so `get` asks Bitbucket itself, with its one probe and its own
-    reading of the answer; and once the token was accepted anywhere, no refusal of the
-    credential itself stands (a Data Center account out of its CAPTCHA, say)."""
+    (`doctor`) on the repository `key` when it names one: each verdict is (need, allowed,
+    why, status), as `access.read` gives it. What it allowed is known; a refusal is kept
+    with its reason, like `get`'s own probe keeps it (asked again unless it is `LASTING`;
+    Cloud's 401 is left unknown), but never replaces a lasting reason: only a check that
+    allowed the operation drops that.
+    Once the token was accepted, no refusal of the credential itself stands."""
+    verdicts = list(verdicts)
+
     def record(entry: Entry) -> None:
         repositories = {name: dict(facts) for name, facts in (entry.repositories or {}).items()
                         if isinstance(facts, dict)}
-        if True in (clone, push):
+        if any(allowed for _, allowed, _, _ in verdicts):
             for facts in repositories.values():
                 for need in (CLONE, PUSH):
                     if facts.get(f"{need}_why") == "rejected":
                         _forget(facts, need)
         if key is not None:
             facts = repositories.setdefault(key, {})
-            for need, allowed in ((CLONE, clone), (PUSH, push)):
-                if allowed is True:
-                    _forget(facts, need)
-                    facts[need] = True
-                elif allowed is False:
-                    _forget(facts, need)
+            for verdict in verdicts:
+                _check(facts, *verdict, now)
         entry.repositories = {name: facts for name, facts in repositories.items() if facts}
 
     return record
+
+
+def _check(facts: dict[str, Any], need: str, allowed: bool, why: str | None,
+           status: int | None, now: float) -> None:
+    """One verdict of a fresh check (`checked`), into one repository's facts."""
+    if allowed:
+        _forget(facts, need)
+        facts[need] = True
+    elif facts.get(f"{need}_why") in LASTING:
+        return
+    elif why == "no-access" and status == 401:
+        # Cloud's 401 may as well be the token itself (expired, revoked): left unknown, so
+        # git's own 401 and its erase explain it.
+        _forget(facts, need)
+    else:
+        _forget(facts, need)
+        facts.update({need: False, f"{need}_why": why, f"{need}_status": status,
+                      f"{need}_at": int(now)})
 
 
 def _forget(facts: dict[str, Any], need: str) -> None:

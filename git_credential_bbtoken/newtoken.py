@@ -289,6 +289,8 @@ def _replace_expired(entry: Entry, token: str, validation: Validation, request: 
 def after_new_token(entry: Entry, token: str, request: Request, io: Io,
                     credentials: CredentialStore) -> None:
     """git stored a token we did not know: check it (bounded) and keep what we learnt."""
+    import copy
+
     from git_credential_bbtoken.explain import cloud
 
     validation = _validate(request, entry.username, token, entry.email)
@@ -296,7 +298,11 @@ def after_new_token(entry: Entry, token: str, request: Request, io: Io,
         if problem.id not in (cloud.NOTHING_CHECKED,):
             io.say(problem.text())
     result = validation.to_dict()
-    learnt = _learnt(validation, entry, request)
+    # Read the probes with what this check showed of the scopes (as `_keep` does): a scope
+    # refusal for a scope it has is the account's, and may change.
+    checked = copy.copy(entry)
+    checked.validation = result
+    learnt = _learnt(validation, checked, request)
 
     def keep(stored: Entry) -> None:
         stored.validation = result

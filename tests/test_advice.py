@@ -246,3 +246,108 @@ def test_a_scope_refusal_is_lasting_only_when_it_is_the_tokens(scopes: list[str]
     assert verdict is not None and (verdict.allowed, verdict.why) == (False, why)
     knowledge.learnt("ws/repo", knowledge.PUSH, False, verdict.why, 403, time.time())(token)
     assert knowledge.known(token, "ws/repo", knowledge.PUSH) is known
+
+
+def test_a_scope_refusal_is_not_blamed_on_a_scope_proven_on_a_repository() -> None:
+    """What the token is known to have counts the repositories it pushed to since
+    (`scopes_known`), not only the scopes its check listed."""
+    refused = ProbeResult(RECEIVE_PACK, Outcome.MISSING_SCOPE, 403, scope_text=True)
+    token = entry(validation={}, repositories={"ws/other": {"clone": True, "push": True}})
+    verdict = access.read(refused, token, knowledge.PUSH)
+    assert verdict is not None and (verdict.allowed, verdict.why) == (False, "permission")
+
+
+def test_a_new_tokens_probes_are_read_with_its_own_check(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """git stored a token (no check kept yet); its check listed write:repository and the
+    push probe was refused with the scope text: the account's refusal, asked again later,
+    not a lasting scope refusal."""
+    from git_credential_bbtoken.checks.answers import UPLOAD_PACK
+    from git_credential_bbtoken.checks.validation import Validation
+
+    checked = Validation(scopes=frozenset({R, W}), can_clone=True, can_push=False,
+                         probes=(ProbeResult(UPLOAD_PACK, Outcome.ALLOWED, 200),
+                                 ProbeResult(RECEIVE_PACK, Outcome.MISSING_SCOPE, 403,
+                                             scope_text=True)))
+    monkeypatch.setattr(newtoken, "_validate", lambda *args: checked)
+    store = CredentialStore(lambda text: None)
+    new = entry()
+    store.put(new, TOKEN)
+    out = console.Io(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
+    newtoken.after_new_token(new, TOKEN, request(), out, store)
+    [kept] = store.entries()
+    assert kept.repositories == {"ws/repo": {"clone": True, "push": False,
+                                             "push_why": "permission", "push_status": 403,
+                                             "push_at": kept.repositories["ws/repo"]["push_at"]}}
+    assert knowledge.known(kept, "ws/repo", knowledge.PUSH) is None
+
+
+def stored_problem(explanation: object) -> dict[str, object]:
+    return explanation.to_dict()  # type: ignore[attr-defined,no-any-return]
+
+
+def datacenter_request() -> Request:
+    subprocess.run(["git", "config", "--global", "bbtoken.https://dc.example.com.kind",
+                    "datacenter"], check=True)
+    subprocess.run(["git", "config", "--global", "bbtoken.https://dc.example.com.store",
+                    "file"], check=True)
+    made = make_request(Credential(protocol="https", host="dc.example.com",
+                                   path="scm/PROJ/repo.git"))
+    assert made is not None and made.config.kind == "datacenter"
+    return made
+
+
+@pytest.mark.parametrize(("problem", "action"), [
+    ("no-access", advice.ANSWER),  # the repository not visible (404): asked again
+    ("read-missing", advice.ANSWER),  # a token's permission, which can be edited
+    ("rejected", advice.QUIT),  # the credential itself: never sent again
+])
+def test_datacenter_quits_on_a_stored_refusal_only_when_it_is_the_tokens(
+        monkeypatch: pytest.MonkeyPatch, problem: str, action: str) -> None:
+    from git_credential_bbtoken.explain import datacenter
+
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    url = "https://dc.example.com/scm/PROJ/repo"
+    said = {"no-access": lambda: datacenter.dc_no_access(url, 404, "alice"),
+            "read-missing": lambda: datacenter.dc_read_missing(url, "alice", 403),
+            "rejected": lambda: datacenter.dc_token_rejected(url, "alice")}[problem]()
+    stored = Entry(protocol="https", host="dc.example.com", path="scm/PROJ/repo",
+                   username="alice", backend="file", kind="datacenter",
+                   validation={"kind": "datacenter", "can_clone": False, "can_push": False,
+                               "problems": [stored_problem(said)]})
+    decision = advice.before_answer(stored, TOKEN, datacenter_request())
+    assert decision.action == action
+
+
+@pytest.mark.parametrize(("problem", "action"), [
+    ("account-cannot-see", advice.ANSWER),  # 401 "may not have access": asked again
+    ("read-missing", advice.QUIT),  # the token's own scope
+])
+def test_cloud_quits_on_a_stored_clone_refusal_only_when_it_is_the_tokens(
+        monkeypatch: pytest.MonkeyPatch, problem: str, action: str) -> None:
+    from git_credential_bbtoken.explain import access as said_access
+    from git_credential_bbtoken.explain import cloud
+
+    monkeypatch.setenv("BBTOKEN_GIT_OPERATION", "fetch")
+    url = "https://bitbucket.org/ws/repo"
+    said = (said_access.account_cannot_see(url, "ws/repo", 401, token_works=False)
+            if problem == "account-cannot-see" else cloud.read_missing(url, None))
+    stored = entry(path="ws/repo", validation={"can_clone": False, "can_push": False,
+                                               "problems": [stored_problem(said)]})
+    assert advice.before_answer(stored, TOKEN, request()).action == action
+
+
+def test_a_fresh_check_never_drops_a_lasting_refusal_unless_it_allowed() -> None:
+    token = entry(repositories={"ws/repo": {"clone": True, "push": False, "push_why": "scope",
+                                            "push_status": 403, "push_at": 1},
+                                "ws/gone": {"clone": True}})
+    knowledge.checked("ws/repo", [(knowledge.PUSH, False, "permission", 403)], 5.0)(token)
+    assert token.repositories["ws/repo"]["push_why"] == "scope"
+    knowledge.checked("ws/gone", [(knowledge.CLONE, False, "no-access", 404)], 5.0)(token)
+    assert token.repositories["ws/gone"] == {"clone": False, "clone_why": "no-access",
+                                             "clone_status": 404, "clone_at": 5}
+    # Cloud's 401 may be the token itself: left unknown (git's 401 and erase explain it).
+    knowledge.checked("ws/gone", [(knowledge.CLONE, False, "no-access", 401)], 6.0)(token)
+    assert "ws/gone" not in token.repositories
+    knowledge.checked("ws/repo", [(knowledge.PUSH, True, None, 200)], 6.0)(token)
+    assert token.repositories["ws/repo"] == {"clone": True, "push": True}

@@ -64,6 +64,13 @@ def doctor_says(url: str, check: str) -> str:
     return str(status)
 
 
+def doctor_checks(url: str) -> dict[str, Any]:
+    """`doctor`'s checks for `url`, by name (the last of each name)."""
+    doctor = subprocess.run(["git", "credential-bbtoken", "doctor", url, "--json"],
+                            capture_output=True, text=True, timeout=120)
+    return {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+
+
 def commit(work: Path) -> None:
     changes = work / "new.txt"
     changes.write_text((changes.read_text() if changes.exists() else "") + "change\n")
@@ -232,6 +239,23 @@ def test_doctor_replaces_a_refusal_get_relies_on(server: BitbucketServer,
     assert probes(server) == []
 
 
+@pytest.mark.parametrize("status", [429, 500, 410])
+def test_doctor_keeps_the_scopes_login_learnt(server: BitbucketServer, status: int) -> None:
+    """A `doctor` whose REST check got no answer (rate limited, a server error, an endpoint
+    gone) while git's probes passed learnt no scopes: the login's stay known."""
+    login = subprocess.run(["git", "credential-bbtoken", "login", f"{server.url}/acme/widgets",
+                            "--email", "alice@example.com", "--token-stdin"],
+                           input=WRITER + "\n", capture_output=True, text=True, timeout=120)
+    assert login.returncode == 0, login.stderr
+    before = stored_validation()
+    assert before["scopes"] == [READ, WRITE] and not before["scopes_partial"]
+    server.rest_status_override = status
+    assert doctor_says(f"{server.url}/acme/widgets", "clone") == "ok"
+    after = stored_validation()
+    assert after["scopes"] == [READ, WRITE] and not after["scopes_partial"]
+    assert after["checked_at"] >= before["checked_at"]
+
+
 @pytest.mark.parametrize("repo", ["acme/gizmos", "acme/nothing-here"])
 def test_clone_of_a_repository_the_account_cannot_see(server: BitbucketServer,
                                                       tmp_path: Path, repo: str) -> None:
@@ -333,10 +357,38 @@ def test_datacenter_never_sends_a_rejected_credential_twice(datacenter: Any,
     second = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "b"))
     assert "rejected the stored token" in second.stderr and QUIT in second.stderr
     assert [r for r in datacenter.requests if r.scheme is not None] == []  # not sent again
-    # Out of its CAPTCHA, the account's token works again: a fresh `doctor` says so, and
-    # `get` serves it from then on.
+    # `doctor` does not send it either: it says what was kept, and how to get out of it.
+    doctor = doctor_checks(f"{datacenter.url}/scm/PROJ/widgets")
+    assert [r for r in datacenter.requests if r.scheme is not None] == []
+    assert doctor["token"]["status"] == "problem"
+    assert "rejected the stored token" in doctor["token"]["message"]
+    assert any("rotate" in line for line in doctor["token"]["fix"])
+    third = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "c"))
+    assert QUIT in third.stderr
+    assert [r for r in datacenter.requests if r.scheme is not None] == []
+    # Out of its CAPTCHA, the account's token works again once it is logged in again.
     datacenter.tokens[DC_READER].revoked = False
     datacenter.denied_reason = None
-    assert doctor_says(f"{datacenter.url}/scm/PROJ/widgets", "clone") == "ok"
-    third = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "c"))
-    assert third.returncode == 0, third.stderr
+    login = subprocess.run(["git", "credential-bbtoken", "login", datacenter.url,
+                            "--username", "alice", "--token-stdin"], input=DC_READER + "\n",
+                           capture_output=True, text=True, timeout=120)
+    assert login.returncode == 0, login.stderr
+    fourth = git("clone", f"{datacenter.url}/scm/PROJ/widgets.git", str(tmp_path / "d"))
+    assert fourth.returncode == 0, fourth.stderr
+
+
+def test_datacenter_access_lost_while_doctor_checked_comes_back(datacenter: Any,
+                                                                tmp_path: Path) -> None:
+    """A `doctor` run while the token could not see the repository (404, an edited
+    permission) does not make `get` quit once the permission is back: only the token's own
+    refusal does."""
+    url = f"{datacenter.url}/scm/PROJ/widgets"
+    login = subprocess.run(["git", "credential-bbtoken", "login", url, "--username", "alice",
+                            "--token-stdin"], input=DC_READER + "\n", capture_output=True,
+                           text=True, timeout=120)
+    assert login.returncode == 0, login.stderr
+    datacenter.tokens[DC_READER].permissions = []
+    assert doctor_says(url, "clone") == "problem"
+    datacenter.tokens[DC_READER].permissions = ["REPO_READ"]
+    cloned = git("clone", url + ".git", str(tmp_path / "w"))
+    assert cloned.returncode == 0, cloned.stderr

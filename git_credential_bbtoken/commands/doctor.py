@@ -12,6 +12,7 @@ is a problem. Works offline: then it says what it could not check.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import os
@@ -24,6 +25,7 @@ from git_credential_bbtoken import checks as checks_module
 from git_credential_bbtoken import debug, explain, knowledge
 from git_credential_bbtoken.checks.validation import (
     IDENTITY_ROW,
+    REST,
     Validation,
     git_worked,
     scopes_known,
@@ -58,6 +60,7 @@ from git_credential_bbtoken.context import Request, environment_username, reques
 from git_credential_bbtoken.explain import cloud
 from git_credential_bbtoken.gitconfig import HostConfig, git_version, run_git
 from git_credential_bbtoken.matching import find_for_get, same_scope
+from git_credential_bbtoken.scopes import sort_scopes
 from git_credential_bbtoken.storage.secretstore import KeyringSecrets, SecretStoreError
 from git_credential_bbtoken.storage.store import CredentialStore, Entry
 
@@ -350,6 +353,9 @@ def check_stored(entry: Entry | None, token: str | None, url: str) -> list[Check
 def check_live(request: Request, entry: Entry | None, token: str,
                credentials: CredentialStore) -> list[Check]:
     assert entry is not None
+    rejected = knowledge.rejected(entry)
+    if rejected is not None:
+        return [_rejected_before(request, rejected)]
     validation = checks_module.validate(request, None if entry.authtype else entry.username,
                                         token, entry.email)
     remember(credentials, entry, request, validation)
@@ -408,30 +414,81 @@ def _token_not_confirmed(problem: explain.Explanation, entry: Entry, url: str) -
                  + problem.summary[1:], [*problem.details, *problem.fix])
 
 
+def _rejected_before(request: Request, rejected: dict[str, object]) -> Check:
+    """The credential itself was refused before (Data Center: repeated failures lock the
+    account behind a CAPTCHA): it is not sent again, not even to check it; what was kept is
+    the answer, with the fix (a new token, or the same one logged in again once the account
+    is unlocked)."""
+    from git_credential_bbtoken.common import without_git_suffix
+    from git_credential_bbtoken.explain import access
+
+    status = rejected.get("status")
+    said = access.credential_rejected(without_git_suffix(request.url),
+                                      status if isinstance(status, int) else 401, None)
+    url = without_git_suffix(request.url)
+    return Check("token", PROBLEM, said.summary + " Not sent again to check it.",
+                 [*said.details, *said.fix, "once the account is unlocked, the same token can "
+                  f"be stored again with: {explain.login_command(url)}"])
+
+
 def remember(credentials: CredentialStore, entry: Entry, request: Request,
              validation: Validation) -> None:
-    """What this fresh check learnt replaces what `get` relies on (`knowledge.checked`), and
-    the login's check when it was for the same scope, so that `get` never stops git on a
-    refusal that this check no longer sees. Not for BBTOKEN_TOKEN (nothing is stored)."""
+    """What this fresh check learnt goes where `get` relies on it: each verdict of its git
+    probes of the URL's repository (`knowledge.checked`, which keeps a lasting refusal unless
+    this check allowed the operation), and the login's check when it was for the same scope
+    (merged: what this check could not learn, the scopes or the email's identity, stays as
+    the login learnt it). Not for BBTOKEN_TOKEN (nothing is stored)."""
+    from git_credential_bbtoken import access
+
     if os.environ.get("BBTOKEN_TOKEN") or (validation.can_clone is None
                                            and validation.can_push is None):
         return
     key = knowledge.repository_key(entry.kind, request.record.path)
-    learnt = knowledge.checked(key, validation.can_clone, validation.can_push)
+    merged = merged_validation(entry.validation, validation)
+    checked_entry = copy.copy(entry)
+    checked_entry.validation = merged
+    learnt = knowledge.checked(key, [(need, v.allowed, v.why, v.status) for need, v in
+                                     access.verdicts(validation, checked_entry, key)],
+                               time.time())
     # Only a check that reached the token replaces the login's: one Bitbucket rejected (401)
     # learnt nothing of its scopes, and the explanation after git's erase needs what was
     # known of them (never blame a scope the token is known to have).
     accepted = True in (validation.can_clone, validation.can_push, validation.identity)
     for_this_scope = accepted and same_scope(entry.path, request.record.path or "",
                                              entry.kind)
-    result = validation.to_dict()
 
     def change(stored: Entry) -> None:
         learnt(stored)
         if for_this_scope:
-            stored.validation = result
+            stored.validation = merged
 
     try:
         credentials.update(entry, change)
     except Exception as exc:  # the check itself is done and shown; keeping it is a bonus
         log.debug("could not keep what doctor learnt: %s", type(exc).__name__)
+
+
+# What a check learns of the token itself through REST; a check that got no REST answer
+# (429, 5xx, 410) has none of it, and then the previous check's stands.
+_REST_FACTS = ("identity", "account", "username_ok")
+
+
+def merged_validation(before: dict[str, object] | None,
+                      validation: Validation) -> dict[str, object]:
+    """A fresh check's validation, with what it did not learn taken from the one before:
+    the scopes (listed, or proven), and the email's identity facts."""
+    result = validation.to_dict()
+    if not isinstance(before, dict):
+        return result
+    old = Validation.from_dict(before)
+    if validation.scopes is None and old.scopes is not None:
+        result["scopes"] = before.get("scopes")
+    if validation.scopes is None:
+        result["proven_scopes"] = sort_scopes(validation.proven_scopes | old.proven_scopes)
+    if validation.identity is None and old.identity is not None:
+        for field in _REST_FACTS:
+            result[field] = before.get(field)
+        sources = result.get("sources")
+        if isinstance(sources, list) and old.rest_accepted() and REST not in sources:
+            result["sources"] = [*sources, REST]
+    return result
