@@ -128,7 +128,7 @@ def checked(key: str | None, verdicts: Iterable[tuple[str, bool, str | None, int
     (`doctor`) on the repository `key` when it names one: each verdict is (need, allowed,
     why, status), as `access.read` gives it. What it allowed is known; a refusal is kept
     with its reason, like `get`'s own probe keeps it (asked again unless it is `LASTING`;
-    Cloud's 401 is left unknown), but never replaces a lasting reason: only a check that
+    a Cloud 401 changes nothing), but never replaces a lasting reason: only a check that
     allowed the operation drops that.
     Once the token was accepted, no refusal of the credential itself stands."""
     verdicts = list(verdicts)
@@ -159,9 +159,10 @@ def _check(facts: dict[str, Any], need: str, allowed: bool, why: str | None,
     elif facts.get(f"{need}_why") in LASTING:
         return
     elif why == "no-access" and status == 401:
-        # Cloud's 401 may as well be the token itself (expired, revoked): left unknown, so
-        # git's own 401 and its erase explain it.
-        _forget(facts, need)
+        # Cloud's 401 may as well be the token itself (expired, revoked): what was known is
+        # left as it was. Where the token worked, `get` serves it, and git's own 401 and
+        # its erase explain and remove a dead token (then git asks for a new one).
+        return
     else:
         _forget(facts, need)
         facts.update({need: False, f"{need}_why": why, f"{need}_status": status,

@@ -257,6 +257,28 @@ def test_a_revoked_token_on_a_repository_never_used_is_erased_not_kept(
     assert [row["url"] for row in listed()] == [f"{server.url}/acme"]
 
 
+def test_doctor_on_a_revoked_token_leaves_the_way_to_a_new_one_open(
+        server: BitbucketServer, askpass: Askpass, tmp_path: Path) -> None:
+    # doctor sees the 401 (a dead token, or the repository hidden: Cloud cannot say which);
+    # it must not turn the repository the token cloned into one `get` refuses from memory:
+    # git's own 401 and erase remove the dead token, and the next fetch asks for a new one.
+    token = server.add_token(GOOD, "alice", scopes=[READ, WRITE, USER, WORKSPACE])
+    server.add_token(OTHER, "alice", scopes=[READ, WRITE])
+    assert login(server, GOOD, "--email", "alice@example.com", path="acme").returncode == 0
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS=askpass.path, SSH_ASKPASS="")
+    work = tmp_path / "w"
+    assert run("git", "clone", f"{server.url}/acme/widgets.git", str(work),
+               env=env).returncode == 0
+    token.revoked = True
+    assert bbtoken("doctor", f"{server.url}/acme/widgets").returncode == 1
+    askpass.answer("x-bitbucket-api-token-auth", OTHER)
+    first = run("git", "-C", str(work), "fetch", env=env)
+    assert first.returncode != 0 and "cannot see" not in first.stderr, first.stderr
+    assert "expired or was revoked" in first.stderr, first.stderr
+    second = run("git", "-C", str(work), "fetch", env=env)
+    assert second.returncode == 0, second.stderr
+
+
 def test_a_repository_the_account_cannot_see_is_told_apart_from_a_dead_token(
         server: BitbucketServer, tmp_path: Path) -> None:
     # The same 401, but the token still clones what it cloned before: the account's.
