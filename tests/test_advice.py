@@ -346,8 +346,9 @@ def test_a_fresh_check_never_drops_a_lasting_refusal_unless_it_allowed() -> None
     knowledge.checked("ws/gone", [(knowledge.CLONE, False, "no-access", 404)], 5.0)(token)
     assert token.repositories["ws/gone"] == {"clone": False, "clone_why": "no-access",
                                              "clone_status": 404, "clone_at": 5}
-    # Cloud's 401 may be the token itself: left unknown (git's 401 and erase explain it).
-    knowledge.checked("ws/gone", [(knowledge.CLONE, False, "no-access", 401)], 6.0)(token)
-    assert "ws/gone" not in token.repositories
+    # Cloud's 401 may be the token itself: what was known stays (where the token worked,
+    # git's own 401 and erase explain and remove a dead one).
+    knowledge.checked("ws/repo", [(knowledge.CLONE, False, "no-access", 401)], 6.0)(token)
+    assert token.repositories["ws/repo"]["clone"] is True
     knowledge.checked("ws/repo", [(knowledge.PUSH, True, None, 200)], 6.0)(token)
     assert token.repositories["ws/repo"] == {"clone": True, "push": True}
