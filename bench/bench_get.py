@@ -504,7 +504,9 @@ def first_use_cases(s: Setup) -> list[Case]:
     the local Bitbucket-kind server, through a token stored for the repository's workspace.
     "known": the entry already knows the repository (its first fill, here, probed and kept
     the answer). "first use": before each run the credential is rejected and stored again
-    (untimed), so every timed run starts with the repository unknown and makes its probe."""
+    (untimed) through another repository of the workspace (a store keeps what its own check
+    learnt of the repository it names), so every timed run starts with the repository
+    unknown and makes its probe."""
     host = s.server.url.removeprefix("https://")
     config = ("-c", "credential.useHttpPath=true", "-c", f"http.sslCAInfo={s.server.ca_file}",
               "-c", f"bbtoken.{s.server.url}.kind=cloud")
@@ -516,13 +518,13 @@ def first_use_cases(s: Setup) -> list[Case]:
     def fill_in(workspace: str) -> bytes:
         return record(protocol="https", host=host, path=f"{workspace}/repo.git")
 
-    def cred(workspace: str) -> bytes:
-        return record(protocol="https", host=host, path=f"{workspace}/repo.git",
+    def cred(workspace: str, repo: str = "repo") -> bytes:
+        return record(protocol="https", host=host, path=f"{workspace}/{repo}.git",
                       username=USERNAME, password=TOKEN)
 
     def forget_probed() -> None:
         measure(git(helper, "reject", *config), cred("probe"), env)
-        measure(git(helper, "approve", *config), cred("probe"), env)
+        measure(git(helper, "approve", *config), cred("probe", "other"), env)
 
     measure(git(helper, "approve", *config), cred("known"), env)
     measure(git(helper, "fill", *config), fill_in("known"), env)  # the first use: probed
