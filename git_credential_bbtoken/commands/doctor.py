@@ -83,7 +83,8 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     request = request_for_url(protocol, host, path)
     config = request.config
     url = request.url
-    checks: list[Check] = [check_git_version()]
+    git = git_version()  # one `git --version` for every check that needs it
+    checks: list[Check] = [check_git_version(git)]
     checks.extend(check_helpers(protocol, host, path))
     repairs: list[Repair] = []
     checks.extend(check_other_helpers(protocol, host, repairs))
@@ -92,7 +93,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     checks.append(check_secret_store(credentials, config))
     stored, token = find_stored(credentials, protocol, host, path, config)
     checks.extend(check_stored(stored, token, url))
-    checks.extend(check_bearer_git(stored, url))
+    checks.extend(check_bearer_git(stored, url, git))
     if token is not None and config.is_bitbucket:
         checks.extend(check_live(request, stored, token, credentials))
     elif config.kind == "generic":
@@ -117,8 +118,7 @@ def doctor(options: argparse.Namespace, io: Io) -> int:
     return 1 if problems else 0
 
 
-def check_git_version() -> Check:
-    found = git_version()
+def check_git_version(found: tuple[str, tuple[int, int] | None] | None) -> Check:
     if found is None:
         return Check("git", PROBLEM, "git was not found on PATH", ["install git"])
     out, number = found
@@ -129,14 +129,14 @@ def check_git_version() -> Check:
     return Check("git", OK, out)
 
 
-def check_bearer_git(entry: Entry | None, url: str) -> list[Check]:
+def check_bearer_git(entry: Entry | None, url: str,
+                     found: tuple[str, tuple[int, int] | None] | None) -> list[Check]:
     """A Bearer token (Data Center, used without a username) goes only through git 2.46 or
     newer (`authtype`); with an older git every clone stops, whatever the server allows."""
     from git_credential_bbtoken.explain import datacenter
 
     if entry is None or not entry.authtype:
         return []
-    found = git_version()
     if found is None or found[1] is None or found[1] >= datacenter.BEARER_MIN_GIT:
         return []
     said = datacenter.bearer_needs_newer_git(url, ".".join(map(str, found[1])))
